@@ -1,0 +1,16 @@
+// The `uvm-sizer` subcommands. Each Add*Command registers one subcommand on `app`; when it runs, its
+// callback stores the process exit status in `exit_code`: 0 done, 2 invalid input or usage (one message on
+// stderr, nothing on stdout), 3 the runtime would refuse a pod (size only; output still printed).
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace uvm::cli {
+
+void AddSizeCommand(CLI::App& app, int& exit_code);
+void AddRuntimeClassCommand(CLI::App& app, int& exit_code);
+void AddProfilesCommand(CLI::App& app, int& exit_code);
+
+}  // namespace uvm::cli

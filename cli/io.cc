@@ -1,0 +1,29 @@
+#include "cli/io.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace uvm::cli {
+
+std::string DisplayName(const std::string& path) { return path == "-" ? "<stdin>" : path; }
+
+Result<std::string> ReadInput(const std::string& path) {
+  std::ostringstream buffer;
+  if (path == "-") {
+    buffer << std::cin.rdbuf();
+    return buffer.str();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{fmt::format("{}: cannot read: {}", path, std::strerror(errno))};
+  buffer << in.rdbuf();
+  if (in.bad()) return Error{fmt::format("{}: read failed: {}", path, std::strerror(errno))};
+  return buffer.str();
+}
+
+}  // namespace uvm::cli

@@ -1,0 +1,191 @@
+// `uvm-sizer size`: what UVM each pod of a manifest gets, and what it really costs the node.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/io.h"
+#include "cli/sizing_flags.h"
+#include "sizer/formats/manifest.h"
+#include "sizer/size_pod.h"
+
+namespace uvm::cli {
+namespace {
+
+using nlohmann::json;
+using sizer::PodSizing;
+
+constexpr int64_t kMib = 1 << 20;
+
+struct SizeOptions {
+  std::string file = "-";
+  std::string handler;
+  std::string profile;
+  std::string overhead_memory;
+  std::string overhead_cpu;
+  std::string output = "text";
+  SizingFlags sizing;
+};
+
+json Nullable(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
+
+json ToJson(const PodSizing& s) {
+  json pod = {
+      {"kind", s.ref.kind},
+      {"namespace", s.ref.namespace_},
+      {"name", s.ref.name},
+      {"document", s.ref.document},
+      {"handler", s.handler.empty() ? json(nullptr) : json(s.handler)},
+      {"profile", s.profile ? json(*s.profile) : json(nullptr)},
+      {"vm_isolated", s.profile.has_value()},
+      {"qos_class", sizer::QosName(s.qos)},
+      {"sandbox",
+       {{"cpu_period", s.sandbox.cpu_period},
+        {"cpu_quota", s.sandbox.cpu_quota},
+        {"cpu_shares", s.sandbox.cpu_shares},
+        {"memory_limit_in_bytes", s.sandbox.memory_limit_in_bytes}}},
+      {"uvm", s.uvm ? json{{"vcpus", s.uvm->vcpus},
+                           {"memory_mib", s.uvm->memory_mib},
+                           {"workload_vcpus", s.uvm->workload_vcpus},
+                           {"workload_memory_mib", s.uvm->workload_memory_mib}}
+                    : json(nullptr)},
+      {"error", s.refusal ? json(*s.refusal) : json(nullptr)},
+      {"pod_cgroup_memory_limit_bytes", Nullable(s.pod_cgroup.memory_limit_bytes)},
+      {"pod_cgroup",
+       {{"memory_limit_bytes", Nullable(s.pod_cgroup.memory_limit_bytes)},
+        {"cpu_quota_us", Nullable(s.pod_cgroup.cpu_quota_us)},
+        {"cpu_period_us", s.pod_cgroup.cpu_period_us},
+        {"cpu_shares", s.pod_cgroup.cpu_shares}}},
+      {"host_memory_bytes", Nullable(s.host_memory_bytes)},
+      {"overhead",
+       {{"required_memory_bytes", s.overhead.required_memory_bytes},
+        {"declared_memory_bytes", s.overhead.declared_memory_bytes},
+        {"shortfall_bytes", s.overhead.shortfall_bytes},
+        {"required_cpu_millis", s.overhead.required_cpu_millis},
+        {"declared_cpu_millis", s.overhead.declared_cpu_millis}}},
+      {"warnings", s.warnings},
+  };
+  return pod;
+}
+
+std::string MibText(std::optional<int64_t> bytes, const char* none) {
+  if (!bytes) return none;
+  return *bytes % kMib == 0 ? fmt::format("{}Mi", *bytes / kMib)
+                            : fmt::format("{:.1f}Mi", static_cast<double>(*bytes) / kMib);
+}
+
+void PrintText(const std::vector<PodSizing>& pods, const std::vector<std::string>& input_warnings) {
+  std::vector<std::vector<std::string>> rows = {
+      {"POD", "HANDLER", "PROFILE", "VCPUS", "UVM", "HOST", "POD CGROUP", "OVERHEAD NEED", "DECLARED", "SHORT"}};
+  for (const auto& s : pods) {
+    std::string pod = fmt::format("{} {}/{}", s.ref.kind, s.ref.namespace_, s.ref.name);
+    std::string handler = s.handler.empty() ? "(default)" : s.handler;
+    if (!s.profile) {
+      rows.push_back({pod, handler, "-", "-", "not VM-isolated", "-",
+                      MibText(s.pod_cgroup.memory_limit_bytes, "unlimited"), "-", "-", "-"});
+      continue;
+    }
+    if (!s.uvm) {
+      rows.push_back({pod, handler, *s.profile, "-", "REFUSED", "-", "-", "-", "-", "-"});
+      continue;
+    }
+    rows.push_back({pod, handler, *s.profile, std::to_string(s.uvm->vcpus), fmt::format("{}Mi", s.uvm->memory_mib),
+                    MibText(s.host_memory_bytes, "-"), MibText(s.pod_cgroup.memory_limit_bytes, "unlimited"),
+                    MibText(s.overhead.required_memory_bytes, "-"), MibText(s.overhead.declared_memory_bytes, "-"),
+                    MibText(s.overhead.shortfall_bytes, "-")});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += i + 1 == r.size() ? r[i] : fmt::format("{:<{}}  ", r[i], width[i]);
+    }
+    std::cout << line << '\n';
+  }
+  bool header = false;
+  auto warn = [&](const std::string& who, const std::string& what) {
+    if (!header) std::cout << "\nWarnings:\n";
+    header = true;
+    std::cout << "  " << who << what << '\n';
+  };
+  for (const auto& w : input_warnings) warn("", w);
+  for (const auto& s : pods) {
+    for (const auto& w : s.warnings) warn(fmt::format("{} {}/{}: ", s.ref.kind, s.ref.namespace_, s.ref.name), w);
+  }
+}
+
+int Run(const SizeOptions& opt) {
+  auto fail = [](const std::string& message) {
+    std::cerr << "uvm-sizer size: " << message << '\n';
+    return 2;
+  };
+  if (opt.output != "text" && opt.output != "json") return fail(fmt::format("-o: unknown format \"{}\"", opt.output));
+  auto ctx = opt.sizing.BuildContext();
+  if (!ctx) return fail(ctx.error().message);
+  if (!opt.handler.empty()) ctx->handler_override = opt.handler;
+  if (!opt.profile.empty()) {
+    if (!ctx->catalog.Find(opt.profile)) return fail(fmt::format("--profile: unknown profile \"{}\"", opt.profile));
+    ctx->profile_override = opt.profile;
+  }
+  if (!opt.overhead_memory.empty()) {
+    auto q = ParseFlagQuantity("--overhead-memory", opt.overhead_memory);
+    if (!q) return fail(q.error().message);
+    ctx->overhead_override.memory = *q;
+  }
+  if (!opt.overhead_cpu.empty()) {
+    auto q = ParseFlagQuantity("--overhead-cpu", opt.overhead_cpu);
+    if (!q) return fail(q.error().message);
+    ctx->overhead_override.cpu = *q;
+  }
+
+  auto text = ReadInput(opt.file);
+  if (!text) return fail(text.error().message);
+  const std::string name = DisplayName(opt.file);
+  auto manifest = sizer::formats::ParseManifest(*text);
+  if (!manifest) return fail(fmt::format("{}: {}", name, manifest.error().message));
+  ctx->runtime_classes = manifest->runtime_classes;
+
+  std::vector<PodSizing> sized;
+  bool refused = false;
+  for (const auto& pod : manifest->pods) {
+    auto s = sizer::SizePod(pod, *ctx);
+    if (!s) return fail(fmt::format("{}: {}", name, s.error().message));
+    refused = refused || s->refusal.has_value();
+    sized.push_back(std::move(*s));
+  }
+
+  if (opt.output == "json") {
+    json out = {{"pods", json::array()}, {"warnings", manifest->warnings}};
+    for (const auto& s : sized) out["pods"].push_back(ToJson(s));
+    std::cout << out.dump(2) << '\n';
+  } else {
+    if (sized.empty()) std::cout << "no pods in " << name << '\n';
+    PrintText(sized, manifest->warnings);
+  }
+  return refused ? 3 : 0;
+}
+
+}  // namespace
+
+void AddSizeCommand(CLI::App& app, int& exit_code) {
+  auto opt = std::make_shared<SizeOptions>();
+  auto* cmd = app.add_subcommand("size", "Size the UVM of every pod in a manifest and show what it costs the node");
+  cmd->add_option("file", opt->file, "manifest file (YAML, several documents, Lists), or - for stdin")
+      ->capture_default_str();
+  cmd->add_option("--handler", opt->handler, "size every pod for this runtime handler (e.g. kata-cc)");
+  cmd->add_option("--profile", opt->profile, "size every pod with this profile (see `uvm-sizer profiles`)");
+  cmd->add_option("--overhead-memory", opt->overhead_memory, "declared overhead memory for every pod (e.g. 600Mi)");
+  cmd->add_option("--overhead-cpu", opt->overhead_cpu, "declared overhead cpu for every pod (e.g. 250m)");
+  cmd->add_option("-o,--output", opt->output, "text or json")->capture_default_str();
+  opt->sizing.Register(*cmd);
+  cmd->footer(
+      "Exit status: 0 every pod sized; 3 the runtime would refuse at least one pod (output still printed);\n"
+      "2 invalid input or usage (one message on stderr, nothing on stdout).");
+  cmd->callback([opt, &exit_code] { exit_code = Run(*opt); });
+}
+
+}  // namespace uvm::cli

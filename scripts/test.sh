@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The one command that installs, builds and runs every test (README; CI calls it from .ci/run):
+# unit + integration tests (real cgroupfs, a private containerd + runc, a real Prometheus) through ctest,
+# a short libFuzzer smoke of every fuzz target, and the formatting check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+
+scripts/install-deps.sh
+BUILD_DIR=${BUILD_DIR:-build} scripts/build.sh -DUVM_SIZER_WERROR=ON
+build_dir=${BUILD_DIR:-build}
+
+echo "== formatting (clang-format --dry-run)"
+mapfile -t sources < <(git ls-files '*.cc' '*.h' 2>/dev/null || find . -name '*.cc' -o -name '*.h' | grep -v '^./build')
+clang-format --dry-run -Werror "${sources[@]}"
+
+echo "== ctest"
+(cd "$build_dir" && ctest --output-on-failure --timeout 300 -j1)
+
+echo "== fuzz smoke"
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh
+
+echo "test.sh: all passed in $(( $(date +%s) - start )) s"

@@ -1,0 +1,29 @@
+// Kubernetes manifests (YAML, several documents, `List`s) -> pods and RuntimeClasses. Takes text, never
+// opens a file: the caller reads the file or stdin and prefixes its name to error messages.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sizer/pod.h"
+#include "sizer/result.h"
+
+namespace uvm::sizer::formats {
+
+struct Manifest {
+  // Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, PodTemplate, and the same inside
+  // `kind: List` items: one Pod each (its template's spec), in input order.
+  std::vector<Pod> pods;
+  // node.k8s.io/v1 RuntimeClass objects found in the same input.
+  std::vector<RuntimeClass> runtime_classes;
+  // Things skipped, one line each: `document 3 (Service default/web): kind Service skipped`.
+  std::vector<std::string> warnings;
+};
+
+// Parses every document of `yaml_text`. Quantities may be strings or bare numbers. On the first error the
+// result is an error, nothing partial: `document 2 (Deployment default/web):
+// spec.template.spec.containers[0].resources.limits.memory: invalid quantity "1.5.5Gi": <reason>`.
+Result<Manifest> ParseManifest(std::string_view yaml_text);
+
+}  // namespace uvm::sizer::formats

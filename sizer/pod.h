@@ -1,0 +1,63 @@
+// The slice of a Kubernetes pod that decides its sandbox resources, and the RuntimeClass fields that
+// decide its handler and declared overhead. Filled by sizer/formats (manifests) or by the daemon (CRI).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sizer/quantity.h"
+
+namespace uvm::sizer {
+
+// cpu and memory of one `resources.limits` / `resources.requests` map; other resources are ignored.
+struct ResourceList {
+  std::optional<Quantity> cpu;
+  std::optional<Quantity> memory;
+};
+
+struct ResourceRequirements {
+  ResourceList limits;
+  ResourceList requests;
+};
+
+struct Container {
+  std::string name;
+  ResourceRequirements resources;
+  // An init container with `restartPolicy: Always` is a sidecar (KEP-753): it runs beside the regular
+  // containers, so its limits add to theirs.
+  bool restart_policy_always = false;
+};
+
+// Where a pod came from, for messages and the JSON output ("Deployment default/web").
+struct ObjectRef {
+  std::string kind;
+  std::string namespace_;  // "default" when the manifest leaves it out
+  std::string name;
+  int document = 0;  // 1-based index of the YAML document in its input
+};
+
+struct PodSpec {
+  std::vector<Container> init_containers;
+  std::vector<Container> containers;
+  // Pod-level resources (spec.resources, KEP-2837); when a resource is set here it replaces the
+  // aggregate of the containers for that resource.
+  ResourceRequirements pod_resources;
+  std::optional<std::string> runtime_class_name;
+  // spec.overhead as written in the manifest (RuntimeClass admission normally fills it).
+  ResourceList overhead;
+};
+
+struct Pod {
+  ObjectRef ref;
+  PodSpec spec;
+};
+
+// node.k8s.io/v1 RuntimeClass: the CRI handler a pod's runtimeClassName maps to, and overhead.podFixed.
+struct RuntimeClass {
+  std::string name;
+  std::string handler;
+  ResourceList overhead_pod_fixed;
+};
+
+}  // namespace uvm::sizer
