@@ -12,5 +12,6 @@ namespace uvm::cli {
 void AddSizeCommand(CLI::App& app, int& exit_code);
 void AddRuntimeClassCommand(CLI::App& app, int& exit_code);
 void AddProfilesCommand(CLI::App& app, int& exit_code);
+void AddDaemonCommands(CLI::App& app, int& exit_code);  // daemon, config print
 
 }  // namespace uvm::cli

@@ -12,6 +12,9 @@ int main(int argc, char** argv) {
   uvm::cli::AddSizeCommand(app, exit_code);
   uvm::cli::AddRuntimeClassCommand(app, exit_code);
   uvm::cli::AddProfilesCommand(app, exit_code);
+#ifdef UVM_HAVE_DAEMON
+  uvm::cli::AddDaemonCommands(app, exit_code);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,26 @@
+// The real ports: CRI over gRPC (kubelet-plugin/) and the host cgroup tree (cgroups/).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "daemon/ports.h"
+
+namespace uvm::daemon {
+
+std::unique_ptr<RuntimePort> MakeCriRuntime(const std::string& endpoint, std::chrono::milliseconds call_timeout);
+std::unique_ptr<CgroupPort> MakeCgroupfsPort(const std::string& root);
+
+// A runtime change feed (CRI events, else containerd's event stream, else nothing): `on_change` is called
+// from the feed's own thread whenever a sandbox or container may have changed. Stop() returns promptly.
+class ChangeFeed {
+ public:
+  virtual ~ChangeFeed() = default;
+  virtual std::string Mode() const = 0;  // "cri-events", "containerd-events", "poll"
+  virtual void Stop() = 0;
+};
+std::unique_ptr<ChangeFeed> StartChangeFeed(const std::string& endpoint, std::function<void()> on_change);
+
+}  // namespace uvm::daemon

@@ -1,0 +1,252 @@
+#include "daemon/daemon.h"
+
+// Boost 1.74 Asio needs <utility> first on GCC 12 (TOOLCHAIN.md).
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "daemon/adapters.h"
+#include "daemon/config.h"
+#include "daemon/node_profiles.h"
+#include "daemon/reconciler.h"
+#include "metrics/daemon_metrics.h"
+
+namespace uvm::daemon {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+uint32_t HostCpus() {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<uint32_t>(n) : 1;
+}
+
+Result<ReconcileSetup> SetupFrom(const DaemonConfig& config, Logger& log) {
+  auto node = BuildNodeCatalog(config, ReadWholeFile, HostCpus());
+  if (!node) return node.error();
+  for (const auto& note : node->notes) log.Log(Priority::kInfo, note);
+  return ReconcileSetup{.catalog = std::move(node->catalog), .host = config.host_overhead, .mode = config.cgroups.mode};
+}
+
+class Daemon {
+ public:
+  Daemon(DaemonOptions options, DaemonConfig config, Logger& log, metrics::DaemonMetrics& metrics,
+         ReconcileSetup setup)
+      : options_(std::move(options)),
+        config_(std::move(config)),
+        log_(log),
+        metrics_(metrics),
+        runtime_(MakeCriRuntime(config_.cri.endpoint, config_.cri.call_timeout)),
+        cgroups_(MakeCgroupfsPort(config_.cgroups.root)),
+        reconciler_(std::move(setup), *cgroups_, metrics_, log_),
+        signals_(io_, SIGTERM, SIGINT, SIGHUP),
+        poll_timer_(io_),
+        watchdog_timer_(io_) {}
+
+  int Run() {
+    WaitForSignals();
+    feed_ = StartChangeFeed(config_.cri.endpoint, [this] { asio::post(io_, [this] { Fetch(false); }); });
+    log_.Log(Priority::kInfo, fmt::format("uvm-sizer daemon started: runtime {}, change feed {}, cgroups {} in {} "
+                                          "mode, metrics on {}",
+                                          config_.cri.endpoint, feed_->Mode(), config_.cgroups.root,
+                                          config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe",
+                                          config_.metrics.listen));
+    sd_notify(0, "READY=1\nSTATUS=waiting for the first runtime listing");
+    StartWatchdog();
+    Fetch(true);
+    SchedulePoll();
+    io_.run();
+    return 0;
+  }
+
+ private:
+  void WaitForSignals() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      if (signo == SIGHUP) {
+        Reload();
+        WaitForSignals();
+        return;
+      }
+      Stop(signo);
+    });
+  }
+
+  void Stop(int signo) {
+    log_.Log(Priority::kInfo, fmt::format("signal {}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT"));
+    sd_notify(0, "STOPPING=1");
+    stopping_ = true;
+    poll_timer_.cancel();
+    watchdog_timer_.cancel();
+    if (feed_) feed_->Stop();
+    runtime_->CancelInFlight();
+    io_.stop();
+    worker_.stop();
+    worker_.join();
+  }
+
+  void Reload() {
+    sd_notify(0, "RELOADING=1");
+    auto next = LoadConfig(options_.config_path, options_.config_path_given);
+    Result<ReconcileSetup> setup = next ? SetupFrom(*next, log_) : Result<ReconcileSetup>(next.error());
+    if (!setup) {
+      metrics_.CountError("config_reload");
+      log_.Log(Priority::kError,
+               fmt::format("SIGHUP: new configuration refused, keeping the old one: {}", setup.error().message));
+      sd_notify(0, "READY=1");
+      return;
+    }
+    if (next->cri.endpoint != config_.cri.endpoint || next->metrics.listen != config_.metrics.listen ||
+        next->api.socket != config_.api.socket || next->cgroups.root != config_.cgroups.root) {
+      log_.Log(Priority::kNotice, "SIGHUP: cri.endpoint, cgroups.root, metrics.listen and api.socket change at restart");
+    }
+    if (!options_.log_level) log_.set_max(PriorityFromName(next->log.level));
+    config_.cri.resync_interval = next->cri.resync_interval;
+    config_.cri.poll_interval = next->cri.poll_interval;
+    config_.cgroups.mode = next->cgroups.mode;
+    config_.handlers = next->handlers;
+    config_.profiles = next->profiles;
+    config_.host_overhead = next->host_overhead;
+    config_.log = next->log;
+    reconciler_.Reconfigure(std::move(*setup));
+    log_.Log(Priority::kInfo, fmt::format("SIGHUP: configuration reloaded ({} mode)",
+                                          config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe"));
+    sd_notify(0, "READY=1");
+    Fetch(true);
+  }
+
+  void SchedulePoll() {
+    poll_timer_.expires_after(config_.cri.poll_interval);
+    poll_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      bool full = Clock::now() - last_full_ >= config_.cri.resync_interval;
+      Fetch(full);
+      SchedulePoll();
+    });
+  }
+
+  // Runtime calls block (with deadlines), so they run on the worker; the result comes back to the loop.
+  void Fetch(bool full) {
+    if (stopping_) return;
+    if (fetching_) {
+      pending_ = true;
+      pending_full_ = pending_full_ || full;
+      return;
+    }
+    fetching_ = true;
+    if (full) last_full_ = Clock::now();
+    auto inspected = reconciler_.InspectedIds();
+    auto dynamic = reconciler_.DynamicHandlers();
+    asio::post(worker_, [this, inspected = std::move(inspected), dynamic = std::move(dynamic), full] {
+      auto snapshot = std::make_shared<RuntimeSnapshot>(FetchRuntime(*runtime_, inspected, full, dynamic));
+      asio::post(io_, [this, snapshot] { OnSnapshot(*snapshot); });
+    });
+  }
+
+  void OnSnapshot(const RuntimeSnapshot& snapshot) {
+    fetching_ = false;
+    if (stopping_) return;
+    auto started = Clock::now();
+    if (snapshot.error) {
+      metrics_.SetCriUp(false);
+      if (cri_up_ != false) {
+        metrics_.CountError("cri_unavailable");
+        sd_notify(0, fmt::format("STATUS=waiting for the runtime at {}", config_.cri.endpoint).c_str());
+      }
+      cri_up_ = false;
+      log_.LogCause(Priority::kWarning, "cri-down",
+                    fmt::format("waiting for the runtime at {}: {} (retrying every {} ms)", config_.cri.endpoint,
+                                *snapshot.error, config_.cri.poll_interval.count()));
+    } else {
+      if (cri_up_ != true) {
+        log_.Log(Priority::kInfo, fmt::format("runtime at {} is up: {} sandboxes", config_.cri.endpoint,
+                                              snapshot.sandboxes.size()));
+      }
+      cri_up_ = true;
+      metrics_.SetCriUp(true);
+      reconciler_.Apply(snapshot);
+      sd_notify(0, fmt::format("STATUS=watching {} pods", reconciler_.pods().size()).c_str());
+    }
+    metrics_.ObserveReconcileSeconds(std::chrono::duration<double>(Clock::now() - started).count());
+    if (pending_) {
+      pending_ = false;
+      bool full = pending_full_;
+      pending_full_ = false;
+      Fetch(full);
+    }
+  }
+
+  void StartWatchdog() {
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    watchdog_period_ = std::chrono::microseconds(usec / 2);
+    PingWatchdog();
+  }
+
+  // Pinged from the loop itself: a stuck loop stops the pings and systemd restarts us.
+  void PingWatchdog() {
+    sd_notify(0, "WATCHDOG=1");
+    watchdog_timer_.expires_after(watchdog_period_);
+    watchdog_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec && !stopping_) PingWatchdog();
+    });
+  }
+
+  DaemonOptions options_;
+  DaemonConfig config_;
+  Logger& log_;
+  metrics::DaemonMetrics& metrics_;
+  asio::io_context io_;
+  asio::thread_pool worker_{1};
+  std::unique_ptr<RuntimePort> runtime_;
+  std::unique_ptr<CgroupPort> cgroups_;
+  Reconciler reconciler_;
+  std::unique_ptr<ChangeFeed> feed_;
+  asio::signal_set signals_;
+  asio::steady_timer poll_timer_;
+  asio::steady_timer watchdog_timer_;
+  std::chrono::microseconds watchdog_period_{0};
+  Clock::time_point last_full_{};
+  std::optional<bool> cri_up_;
+  bool fetching_ = false;
+  bool pending_ = false;
+  bool pending_full_ = false;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+int RunDaemon(const DaemonOptions& options) {
+  Logger log(options.log_level.value_or(Priority::kInfo));
+  auto config = LoadConfig(options.config_path, options.config_path_given);
+  if (!config) {
+    log.Log(Priority::kError, fmt::format("cannot start: {}", config.error().message));
+    return 1;
+  }
+  if (!options.log_level) log.set_max(PriorityFromName(config->log.level));
+  auto setup = SetupFrom(*config, log);
+  if (!setup) {
+    log.Log(Priority::kError, fmt::format("cannot start: {}", setup.error().message));
+    return 1;
+  }
+  metrics::DaemonMetrics metrics(UVM_SIZER_VERSION);
+  if (auto st = metrics.Listen(config->metrics.listen); !st) {
+    log.Log(Priority::kError, fmt::format("cannot start: metrics.listen: {}", st.error().message));
+    return 1;
+  }
+  Daemon daemon(options, std::move(*config), log, metrics, std::move(*setup));
+  return daemon.Run();
+}
+
+}  // namespace uvm::daemon

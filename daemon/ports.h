@@ -1,0 +1,78 @@
+// What the daemon needs from the container runtime and from the host cgroups, as small interfaces: the
+// real adapters (CRI over gRPC, cgroupfs) live in daemon/adapters.*, fakes in the unit tests, where a
+// fault cannot be caused for real.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sizer/kubelet.h"
+#include "sizer/result.h"
+
+namespace uvm::daemon {
+
+// One sandbox as ListPodSandbox shows it: cheap, every poll.
+struct SandboxSummary {
+  std::string id;
+  std::string name;
+  std::string namespace_;
+  std::string uid;
+  std::string runtime_handler;
+  bool ready = false;
+  int64_t created_at_ns = 0;
+};
+
+// What PodSandboxStatus(verbose) adds, once per sandbox (and at each full resync).
+struct SandboxDetail {
+  SandboxSummary summary;
+  std::string cgroup_parent;
+  std::optional<sizer::SandboxResources> resources;  // LinuxPodSandboxConfig.resources (overhead excluded)
+  std::optional<sizer::SandboxResources> overhead;   // LinuxPodSandboxConfig.overhead (declared)
+  // Per-container limits in creation order, for dynamic-mode profiles (empty when not fetched).
+  std::vector<sizer::ContainerResources> containers;
+};
+
+class RuntimePort {
+ public:
+  virtual ~RuntimePort() = default;
+  virtual Result<std::vector<SandboxSummary>> ListSandboxes() = 0;
+  virtual Result<SandboxDetail> InspectSandbox(const SandboxSummary& summary) = 0;
+  virtual Result<std::vector<sizer::ContainerResources>> ContainerLimits(const std::string& sandbox_id) = 0;
+  // Aborts calls in flight (SIGTERM must stop the daemon within 2 s whatever the runtime does).
+  virtual void CancelInFlight() {}
+};
+
+// A pod cgroup as the daemon sees it (nullopt = unlimited or not readable).
+struct CgroupReading {
+  std::optional<int64_t> memory_limit_bytes;
+  std::optional<int64_t> memory_usage_bytes;
+  std::optional<int64_t> cpu_quota_us;
+  std::optional<int64_t> cpu_period_us;
+};
+
+// The result of a raise-only write.
+struct WriteOutcome {
+  bool written = false;  // false: already at or above the target, nothing written
+  std::optional<int64_t> before;
+  std::optional<int64_t> after;
+};
+
+class CgroupPort {
+ public:
+  virtual ~CgroupPort() = default;
+  // The pod cgroup named by a CRI cgroup_parent (validated: hostile paths are refused, nothing opened).
+  virtual Result<CgroupReading> ReadPod(const std::string& cgroup_parent) = 0;
+  // Raises the memory limit to `bytes` when it is lower; never lowers; never touches an unlimited one.
+  virtual Result<WriteOutcome> RaiseMemoryLimit(const std::string& cgroup_parent, int64_t bytes) = 0;
+  // Raises the CFS quota to `quota_us` per `period_us` when the current one is lower and finite.
+  virtual Result<WriteOutcome> RaiseCpuQuota(const std::string& cgroup_parent, int64_t quota_us, int64_t period_us) = 0;
+  // With sandbox_cgroup_only=false Kata puts the VMM in /kata_overhead/<sandbox-id>, unconstrained: bound it.
+  virtual Result<WriteOutcome> BoundKataOverhead(const std::string& sandbox_id, int64_t bytes) = 0;
+  // Forgets kept file descriptors of a pod that is gone.
+  virtual void Forget(const std::string& cgroup_parent) { (void)cgroup_parent; }
+};
+
+}  // namespace uvm::daemon

@@ -1,0 +1,88 @@
+// The per-pod state machine (discovered -> sized -> applied -> gone). It runs on the event-loop thread
+// and owns all pod state; runtime calls happen elsewhere (FetchRuntime, on a worker) and their results
+// are applied here. Stateless across restarts: everything is rebuilt from the runtime and the cgroup
+// tree, and writes are raise-only and idempotent, so a restart writes nothing twice.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/ports.h"
+#include "sizer/overhead.h"
+#include "sizer/profile.h"
+
+namespace uvm::metrics {
+class DaemonMetrics;
+}
+
+namespace uvm::daemon {
+
+enum class PodPhase { kDiscovered, kSized, kApplied, kGone };
+const char* PhaseName(PodPhase phase);
+
+struct PodRecord {
+  SandboxDetail detail;
+  bool inspected = false;
+  PodPhase phase = PodPhase::kDiscovered;
+  std::optional<std::string> profile;  // nullopt: not VM-isolated, never touched
+  sizer::SandboxSizing sizing;
+  CgroupReading cgroup;
+  uint64_t cgroup_writes = 0;
+  std::optional<std::string> last_error;
+  std::vector<std::string> notes;
+};
+
+// What the runtime worker brings back to the loop.
+struct RuntimeSnapshot {
+  std::optional<std::string> error;  // the runtime could not be listed (down, timeout)
+  std::vector<SandboxSummary> sandboxes;
+  std::map<std::string, Result<SandboxDetail>> details;  // for the sandboxes that needed inspection
+};
+
+// Runs on the runtime worker: lists sandboxes, inspects those not in `inspected` (all when `full`), and
+// fetches container limits for handlers in `dynamic_handlers`.
+RuntimeSnapshot FetchRuntime(RuntimePort& runtime, const std::set<std::string>& inspected, bool full,
+                             const std::set<std::string>& dynamic_handlers);
+
+struct ReconcileSetup {
+  sizer::ProfileCatalog catalog = sizer::ProfileCatalog::Builtin();
+  sizer::HostOverheadModel host;
+  CgroupMode mode = CgroupMode::kObserve;
+};
+
+class Reconciler {
+ public:
+  Reconciler(ReconcileSetup setup, CgroupPort& cgroups, metrics::DaemonMetrics& metrics, Logger& log);
+
+  // Applies a snapshot: new pods are sized, gone pods removed (series and all), every VM pod's cgroup is
+  // read and, in enforce mode, raised where the kubelet's limit is below what the UVM needs.
+  void Apply(const RuntimeSnapshot& snapshot);
+  // SIGHUP: new profiles, overhead model or mode; every pod is sized again at the next Apply.
+  void Reconfigure(ReconcileSetup setup);
+
+  std::set<std::string> InspectedIds() const;
+  std::set<std::string> DynamicHandlers() const;
+  const std::map<std::string, PodRecord>& pods() const { return pods_; }
+  const ReconcileSetup& setup() const { return setup_; }
+
+ private:
+  void Size(PodRecord& pod);
+  void ReadAndEnforce(PodRecord& pod);
+  void Publish(const PodRecord& pod);
+  void Forget(const std::string& id);
+
+  ReconcileSetup setup_;
+  CgroupPort& cgroups_;
+  metrics::DaemonMetrics& metrics_;
+  Logger& log_;
+  std::map<std::string, PodRecord> pods_;  // by sandbox id
+};
+
+}  // namespace uvm::daemon

@@ -1,0 +1,8 @@
+# The daemon's config, logging, node profiles and reconcile state machine, with fake ports.
+if(TARGET uvm_daemon_core)
+  file(GLOB daemon_test_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/daemon/*_test.cc)
+  add_executable(daemon_tests ${daemon_test_sources})
+  target_link_libraries(daemon_tests PRIVATE uvm_daemon_core GTest::gtest_main GTest::gmock)
+  target_compile_definitions(daemon_tests PRIVATE UVM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  gtest_discover_tests(daemon_tests DISCOVERY_TIMEOUT 60)
+endif()
