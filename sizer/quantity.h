@@ -16,13 +16,27 @@ enum class QuantityFormat { kDecimalSI, kBinarySI, kDecimalExponent };
 
 // An exact quantity, held as a signed count of nano-units (10^-9), the finest step apimachinery keeps.
 // Magnitudes above 2^63-1 units are clamped to it, as apimachinery's maxAllowed cap does.
+//
+// Where we knowingly differ from apimachinery (all far outside any real pod limit):
+// - apimachinery caps only binary-suffix values ("8Ei"); "10E" or "1e30" stay exact there and Value()
+//   overflows. We clamp every format, so such values print as "9223372036854775807".
+// - apimachinery's String() hands back the input text verbatim when it looks canonical ("+1", "01",
+//   "1E3", "1.500" print as written); ours is always the computed canonical form ("1", "1", "1e3", "1500m").
+// - Exponents beyond +-(2^31-1) are rejected: apimachinery truncates them to int32 (garbage) or spins.
+//   Every exponent inside that range is evaluated exactly in time linear in the text.
+// - Value()/MilliValue() round negative values away from zero everywhere; apimachinery does so only for
+//   values it keeps in int64 form (its big-decimal path rounds negatives toward +inf).
 class Quantity {
  public:
+  // Exponents (`1e<N>`) with |N| above this are refused as "exponent out of range".
+  static constexpr int64_t kMaxExponent = 2147483647;
+
   Quantity() = default;
 
   // Parses `text` with apimachinery's grammar. The error says what is wrong with which text, e.g.
-  // `invalid quantity "1.5.5Gi": unexpected "." after "1.5"`. Input that apimachinery would spin on for
-  // minutes or overflow on (huge exponents) is rejected.
+  // `invalid quantity "1.5.5Gi": unexpected "." after "1.5"`, on one line (control bytes escaped, long
+  // text shortened). Input that apimachinery would spin on for minutes or overflow on (huge exponents)
+  // is rejected. Like apimachinery, a number without digits is zero: "+", "-", ".", "Mi" and "e3" parse as 0.
   static Result<Quantity> Parse(std::string_view text);
 
   static Quantity FromInt(int64_t units, QuantityFormat format = QuantityFormat::kDecimalSI);
@@ -43,7 +57,9 @@ class Quantity {
   // Canonical spelling, as apimachinery's `String()` prints it (e.g. "1536Mi", "1500m", "1e3").
   std::string String() const;
 
-  Quantity operator+(const Quantity& other) const;  // saturating; keeps the left operand's format
+  // Saturating at +-(2^63-1) units; keeps the left operand's format unless it is zero, when the right
+  // operand's format wins (apimachinery `Add`).
+  Quantity operator+(const Quantity& other) const;
   Quantity& operator+=(const Quantity& other) { return *this = *this + other; }
   std::strong_ordering operator<=>(const Quantity& other) const { return nanos_ <=> other.nanos_; }
   bool operator==(const Quantity& other) const { return nanos_ == other.nanos_; }
