@@ -3,18 +3,16 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/io.h"
 #include "cli/sizing_flags.h"
-#include "sizer/formats/manifest.h"
+#include "sizer/formats/size_report.h"
 #include "sizer/size_pod.h"
 
 namespace uvm::cli {
 namespace {
 
-using nlohmann::json;
 using sizer::PodSizing;
 
 constexpr int64_t kMib = 1 << 20;
@@ -28,47 +26,6 @@ struct SizeOptions {
   std::string output = "text";
   SizingFlags sizing;
 };
-
-json Nullable(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
-
-json ToJson(const PodSizing& s) {
-  json pod = {
-      {"kind", s.ref.kind},
-      {"namespace", s.ref.namespace_},
-      {"name", s.ref.name},
-      {"document", s.ref.document},
-      {"handler", s.handler.empty() ? json(nullptr) : json(s.handler)},
-      {"profile", s.profile ? json(*s.profile) : json(nullptr)},
-      {"vm_isolated", s.profile.has_value()},
-      {"qos_class", sizer::QosName(s.qos)},
-      {"sandbox",
-       {{"cpu_period", s.sandbox.cpu_period},
-        {"cpu_quota", s.sandbox.cpu_quota},
-        {"cpu_shares", s.sandbox.cpu_shares},
-        {"memory_limit_in_bytes", s.sandbox.memory_limit_in_bytes}}},
-      {"uvm", s.uvm ? json{{"vcpus", s.uvm->vcpus},
-                           {"memory_mib", s.uvm->memory_mib},
-                           {"workload_vcpus", s.uvm->workload_vcpus},
-                           {"workload_memory_mib", s.uvm->workload_memory_mib}}
-                    : json(nullptr)},
-      {"error", s.refusal ? json(*s.refusal) : json(nullptr)},
-      {"pod_cgroup_memory_limit_bytes", Nullable(s.pod_cgroup.memory_limit_bytes)},
-      {"pod_cgroup",
-       {{"memory_limit_bytes", Nullable(s.pod_cgroup.memory_limit_bytes)},
-        {"cpu_quota_us", Nullable(s.pod_cgroup.cpu_quota_us)},
-        {"cpu_period_us", s.pod_cgroup.cpu_period_us},
-        {"cpu_shares", s.pod_cgroup.cpu_shares}}},
-      {"host_memory_bytes", Nullable(s.host_memory_bytes)},
-      {"overhead",
-       {{"required_memory_bytes", s.overhead.required_memory_bytes},
-        {"declared_memory_bytes", s.overhead.declared_memory_bytes},
-        {"shortfall_bytes", s.overhead.shortfall_bytes},
-        {"required_cpu_millis", s.overhead.required_cpu_millis},
-        {"declared_cpu_millis", s.overhead.declared_cpu_millis}}},
-      {"warnings", s.warnings},
-  };
-  return pod;
-}
 
 std::string MibText(std::optional<int64_t> bytes, const char* none) {
   if (!bytes) return none;
@@ -145,28 +102,16 @@ int Run(const SizeOptions& opt) {
   auto text = ReadInput(opt.file);
   if (!text) return fail(text.error().message);
   const std::string name = DisplayName(opt.file);
-  auto manifest = sizer::formats::ParseManifest(*text);
-  if (!manifest) return fail(fmt::format("{}: {}", name, manifest.error().message));
-  ctx->runtime_classes = manifest->runtime_classes;
-
-  std::vector<PodSizing> sized;
-  bool refused = false;
-  for (const auto& pod : manifest->pods) {
-    auto s = sizer::SizePod(pod, *ctx);
-    if (!s) return fail(fmt::format("{}: {}", name, s.error().message));
-    refused = refused || s->refusal.has_value();
-    sized.push_back(std::move(*s));
-  }
+  auto report = sizer::formats::SizeManifest(*text, *ctx);
+  if (!report) return fail(fmt::format("{}: {}", name, report.error().message));
 
   if (opt.output == "json") {
-    json out = {{"pods", json::array()}, {"warnings", manifest->warnings}};
-    for (const auto& s : sized) out["pods"].push_back(ToJson(s));
-    std::cout << out.dump(2) << '\n';
+    std::cout << sizer::formats::SizeReportJson(*report) << '\n';
   } else {
-    if (sized.empty()) std::cout << "no pods in " << name << '\n';
-    PrintText(sized, manifest->warnings);
+    if (report->pods.empty()) std::cout << "no pods in " << name << '\n';
+    PrintText(report->pods, report->warnings);
   }
-  return refused ? 3 : 0;
+  return report->refused ? 3 : 0;
 }
 
 }  // namespace

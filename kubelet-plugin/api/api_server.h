@@ -1,0 +1,81 @@
+// The daemon's own API (uvmsizer.v1) on a unix socket. gRPC runs it on its own threads; they read an
+// immutable snapshot the event loop publishes, and never touch the loop's state.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sizer/result.h"
+
+namespace uvm::api {
+
+struct PodView {
+  std::string sandbox_id, namespace_, name, uid, runtime_handler;
+  std::optional<std::string> profile;  // nullopt: not VM-isolated
+  std::string phase;
+  std::optional<uint32_t> vcpus, memory_mib;
+  std::optional<std::string> refusal;
+  std::optional<int64_t> host_memory_bytes;
+  int64_t overhead_required_bytes = 0, overhead_declared_bytes = 0, overhead_shortfall_bytes = 0;
+  std::string cgroup_parent;
+  std::optional<int64_t> cgroup_memory_limit_bytes, cgroup_memory_usage_bytes;
+  uint64_t cgroup_writes = 0;
+  std::vector<std::string> notes;
+  std::optional<std::string> last_error;
+  // Guest memory pressure (issue 5); level "unknown" until the watcher has a verdict.
+  std::string pressure_level = "unknown";
+  std::string pressure_cause;
+  std::string pressure_basis;
+  std::optional<double> exhaustion_seconds;
+  std::string pressure_advice;
+  bool operator==(const PodView&) const = default;
+};
+
+struct DaemonView {
+  std::string version, cri_endpoint, cgroup_mode, change_feed;
+  bool cri_up = false;
+  int64_t started_at_unix_seconds = 0;
+  std::vector<PodView> pods;
+};
+
+struct SizeRequest {
+  std::optional<std::string> manifest_yaml;
+  // CRI resources (cpu_period, cpu_quota, cpu_shares, memory_limit_in_bytes) and declared overhead.
+  std::optional<std::array<int64_t, 4>> resources;
+  std::array<int64_t, 4> declared_overhead{};
+  std::string handler, profile;
+};
+struct SizeResponse {
+  std::string result_json;
+  bool refused = false;
+};
+// Called on a gRPC thread; must not touch loop-owned state (the daemon hands it a copy of its sizing setup).
+using SizeHandler = std::function<Result<SizeResponse>(const SizeRequest&)>;
+
+class ApiServer {
+ public:
+  // Listens on `socket_path` (an existing socket file there is replaced), mode 0660, owned by `group`
+  // when not empty. Errors name the path or group.
+  static Result<std::unique_ptr<ApiServer>> Start(const std::string& socket_path, const std::string& group,
+                                                  SizeHandler size);
+  virtual ~ApiServer() = default;
+  // Replaces the snapshot; watchers get the differences.
+  virtual void Publish(DaemonView view) = 0;
+  // Ends every stream and stops within `grace`; removes the socket file.
+  virtual void Stop(std::chrono::milliseconds grace) = 0;
+};
+
+// The client side, for `uvm-sizer status`.
+Result<DaemonView> FetchStatus(const std::string& socket_path, std::chrono::milliseconds timeout);
+// WatchPods until `on_event` returns false or the deadline passes; for tests and `status --watch`.
+Status WatchPods(const std::string& socket_path, std::chrono::milliseconds timeout,
+                 const std::function<bool(const std::string& type, const PodView&)>& on_event);
+Result<SizeResponse> CallSizePod(const std::string& socket_path, const SizeRequest& request,
+                                 std::chrono::milliseconds timeout);
+
+}  // namespace uvm::api
