@@ -13,5 +13,6 @@ void AddSizeCommand(CLI::App& app, int& exit_code);
 void AddRuntimeClassCommand(CLI::App& app, int& exit_code);
 void AddProfilesCommand(CLI::App& app, int& exit_code);
 void AddDaemonCommands(CLI::App& app, int& exit_code);  // daemon, config print
+void AddStatusCommand(CLI::App& app, int& exit_code);
 
 }  // namespace uvm::cli

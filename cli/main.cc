@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
 #ifdef UVM_HAVE_DAEMON
   uvm::cli::AddDaemonCommands(app, exit_code);
 #endif
+  uvm::cli::AddStatusCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <memory>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -18,6 +19,8 @@
 #include "daemon/config.h"
 #include "daemon/node_profiles.h"
 #include "daemon/reconciler.h"
+#include "kubelet-plugin/api/api_server.h"
+#include "sizer/formats/size_report.h"
 #include "metrics/daemon_metrics.h"
 
 namespace uvm::daemon {
@@ -39,6 +42,74 @@ Result<ReconcileSetup> SetupFrom(const DaemonConfig& config, Logger& log) {
   return ReconcileSetup{.catalog = std::move(node->catalog), .host = config.host_overhead, .mode = config.cgroups.mode};
 }
 
+// What SizePod needs, copied out of the loop's state: gRPC threads read it, SIGHUP replaces it.
+struct SizingSnapshot {
+  sizer::ProfileCatalog catalog;
+  sizer::HostOverheadModel host;
+  sizer::KubeletOptions kubelet;
+};
+
+Result<api::SizeResponse> SizeForApi(const SizingSnapshot& snap, const api::SizeRequest& req) {
+  sizer::SizingContext ctx{.catalog = snap.catalog, .kubelet = snap.kubelet, .host = snap.host};
+  if (!req.profile.empty()) {
+    if (!snap.catalog.Find(req.profile)) return Error{fmt::format("profile: unknown profile \"{}\"", req.profile)};
+    ctx.profile_override = req.profile;
+  }
+  if (!req.handler.empty()) ctx.handler_override = req.handler;
+  if (req.manifest_yaml) {
+    auto report = sizer::formats::SizeManifest(*req.manifest_yaml, ctx);
+    if (!report) return Error{fmt::format("manifest_yaml: {}", report.error().message)};
+    return api::SizeResponse{sizer::formats::SizeReportJson(*report), report->refused};
+  }
+  // CRI resources: size exactly as the daemon sizes a running sandbox.
+  const sizer::Profile* profile = !req.profile.empty() ? snap.catalog.Find(req.profile) : snap.catalog.ForHandler(req.handler);
+  sizer::formats::SizeReport report;
+  sizer::PodSizing pod;
+  pod.ref = {.kind = "Sandbox", .namespace_ = "", .name = "resources", .document = 0};
+  pod.handler = req.handler;
+  const auto& r = *req.resources;
+  pod.sandbox = {r[0], r[1], r[2], r[3]};
+  if (profile) {
+    pod.profile = profile->name;
+    const auto& o = req.declared_overhead;
+    sizer::DeclaredOverhead declared{.memory_bytes = std::max<int64_t>(o[3], 0),
+                                     .cpu_millis = o[0] > 0 && o[1] > 0 ? o[1] * 1000 / o[0] : 0};
+    auto sized = sizer::SizeSandbox(pod.sandbox, {}, declared, *profile, snap.host);
+    pod.uvm = sized.kata.uvm;
+    pod.refusal = sized.kata.refusal;
+    pod.host_memory_bytes = sized.host_memory_bytes;
+    pod.overhead = sized.overhead;
+    pod.warnings = sized.kata.notes;
+  } else {
+    pod.warnings.push_back(fmt::format("handler \"{}\" has no sizing profile: not VM-isolated", req.handler));
+  }
+  report.refused = pod.refusal.has_value();
+  report.pods.push_back(std::move(pod));
+  return api::SizeResponse{sizer::formats::SizeReportJson(report), report.refused};
+}
+
+api::PodView ToView(const PodRecord& pod) {
+  const auto& s = pod.detail.summary;
+  api::PodView v{.sandbox_id = s.id, .namespace_ = s.namespace_, .name = s.name, .uid = s.uid,
+                 .runtime_handler = s.runtime_handler, .profile = pod.profile, .phase = PhaseName(pod.phase)};
+  if (pod.sizing.kata.uvm) {
+    v.vcpus = pod.sizing.kata.uvm->vcpus;
+    v.memory_mib = pod.sizing.kata.uvm->memory_mib;
+  }
+  v.refusal = pod.sizing.kata.refusal;
+  v.host_memory_bytes = pod.sizing.host_memory_bytes;
+  v.overhead_required_bytes = pod.sizing.overhead.required_memory_bytes;
+  v.overhead_declared_bytes = pod.sizing.overhead.declared_memory_bytes;
+  v.overhead_shortfall_bytes = pod.sizing.overhead.shortfall_bytes;
+  v.cgroup_parent = pod.detail.cgroup_parent;
+  v.cgroup_memory_limit_bytes = pod.cgroup.memory_limit_bytes;
+  v.cgroup_memory_usage_bytes = pod.cgroup.memory_usage_bytes;
+  v.cgroup_writes = pod.cgroup_writes;
+  v.notes = pod.notes;
+  v.last_error = pod.last_error;
+  return v;
+}
+
 class Daemon {
  public:
   Daemon(DaemonOptions options, DaemonConfig config, Logger& log, metrics::DaemonMetrics& metrics,
@@ -55,6 +126,24 @@ class Daemon {
         watchdog_timer_(io_) {}
 
   int Run() {
+    PublishSizing();
+    auto api = api::ApiServer::Start(config_.api.socket, config_.api.group, [this](const api::SizeRequest& req) {
+      std::shared_ptr<const SizingSnapshot> snap;
+      {
+        std::lock_guard lock(sizing_mu_);
+        snap = sizing_;
+      }
+      return SizeForApi(*snap, req);
+    });
+    if (!api) {
+      // The API is for people and tools; the node keeps its metrics and enforcement without it.
+      metrics_.CountError("api_listen");
+      log_.Log(Priority::kError, fmt::format("API unavailable: {}", api.error().message));
+    } else {
+      api_ = std::move(*api);
+    }
+    started_at_ = std::chrono::system_clock::now();
+    PublishView();
     WaitForSignals();
     feed_ = StartChangeFeed(config_.cri.endpoint, [this] { asio::post(io_, [this] { Fetch(false); }); });
     log_.Log(Priority::kInfo, fmt::format("uvm-sizer daemon started: runtime {}, change feed {}, cgroups {} in {} "
@@ -90,6 +179,7 @@ class Daemon {
     poll_timer_.cancel();
     watchdog_timer_.cancel();
     if (feed_) feed_->Stop();
+    if (api_) api_->Stop(milliseconds(300));
     runtime_->CancelInFlight();
     io_.stop();
     worker_.stop();
@@ -119,7 +209,9 @@ class Daemon {
     config_.profiles = next->profiles;
     config_.host_overhead = next->host_overhead;
     config_.log = next->log;
+    config_.kubelet = next->kubelet;
     reconciler_.Reconfigure(std::move(*setup));
+    PublishSizing();
     log_.Log(Priority::kInfo, fmt::format("SIGHUP: configuration reloaded ({} mode)",
                                           config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe"));
     sd_notify(0, "READY=1");
@@ -179,12 +271,34 @@ class Daemon {
       sd_notify(0, fmt::format("STATUS=watching {} pods", reconciler_.pods().size()).c_str());
     }
     metrics_.ObserveReconcileSeconds(std::chrono::duration<double>(Clock::now() - started).count());
+    PublishView();
     if (pending_) {
       pending_ = false;
       bool full = pending_full_;
       pending_full_ = false;
       Fetch(full);
     }
+  }
+
+  void PublishSizing() {
+    auto snap = std::make_shared<const SizingSnapshot>(
+        SizingSnapshot{reconciler_.setup().catalog, reconciler_.setup().host, config_.kubelet});
+    std::lock_guard lock(sizing_mu_);
+    sizing_ = std::move(snap);
+  }
+
+  void PublishView() {
+    if (!api_) return;
+    api::DaemonView view{.version = UVM_SIZER_VERSION,
+                         .cri_endpoint = config_.cri.endpoint,
+                         .cgroup_mode = config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe",
+                         .change_feed = feed_ ? feed_->Mode() : "poll",
+                         .cri_up = cri_up_.value_or(false),
+                         .started_at_unix_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                                                        started_at_.time_since_epoch())
+                                                        .count()};
+    for (const auto& [id, pod] : reconciler_.pods()) view.pods.push_back(ToView(pod));
+    api_->Publish(std::move(view));
   }
 
   void StartWatchdog() {
@@ -213,6 +327,10 @@ class Daemon {
   std::unique_ptr<CgroupPort> cgroups_;
   Reconciler reconciler_;
   std::unique_ptr<ChangeFeed> feed_;
+  std::unique_ptr<api::ApiServer> api_;
+  std::mutex sizing_mu_;
+  std::shared_ptr<const SizingSnapshot> sizing_;
+  std::chrono::system_clock::time_point started_at_;
   asio::signal_set signals_;
   asio::steady_timer poll_timer_;
   asio::steady_timer watchdog_timer_;
