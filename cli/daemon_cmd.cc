@@ -27,17 +27,20 @@ void AddDaemonCommands(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<DaemonFlags>();
   auto* run = app.add_subcommand("daemon", "Run the node agent (as a systemd service, or in the foreground)");
   AddConfigFlag(*run, *flags);
-  run->add_option("--log-level", flags->log_level, "error, warning, notice, info or debug (overrides [log] level)")
+  run->add_option("--log-level", flags->log_level,
+                  "error, warning, notice, info or debug (overrides [log] level)")
       ->check(CLI::IsMember({"error", "warning", "notice", "info", "debug"}));
   run->callback([flags, run, &exit_code] {
-    daemon::DaemonOptions options{.config_path = flags->config, .config_path_given = run->count("--config") > 0};
+    daemon::DaemonOptions options{.config_path = flags->config,
+                                  .config_path_given = run->count("--config") > 0};
     if (!flags->log_level.empty()) options.log_level = daemon::PriorityFromName(flags->log_level);
     exit_code = daemon::RunDaemon(options);
   });
 
   auto* config = app.add_subcommand("config", "Show the daemon's configuration");
   config->require_subcommand(1);
-  auto* print = config->add_subcommand("print", "Print the effective configuration (defaults + file + config.d)");
+  auto* print =
+      config->add_subcommand("print", "Print the effective configuration (defaults + file + config.d)");
   AddConfigFlag(*print, *flags);
   print->callback([flags, print, &exit_code] {
     auto c = daemon::LoadConfig(flags->config, print->count("--config") > 0);

@@ -11,7 +11,9 @@
 
 namespace uvm::cli {
 
-std::string DisplayName(const std::string& path) { return path == "-" ? "<stdin>" : path; }
+std::string DisplayName(const std::string& path) {
+  return path == "-" ? "<stdin>" : path;
+}
 
 Result<std::string> ReadInput(const std::string& path) {
   std::ostringstream buffer;

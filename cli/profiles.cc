@@ -3,8 +3,8 @@
 
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -39,11 +39,14 @@ json ToJson(const sizer::Profile& p) {
           {"sandbox_cgroup_only", p.sandbox_cgroup_only}};
 }
 
-std::string Or(uint32_t v, const char* none) { return v == 0 ? none : std::to_string(v); }
+std::string Or(uint32_t v, const char* none) {
+  return v == 0 ? none : std::to_string(v);
+}
 
 void PrintTable(const std::vector<std::pair<std::string, sizer::Profile>>& rows) {
-  std::cout << fmt::format("{:<20} {:<18} {:>5} {:>9} {:<8} {:>12} {:>13} {:>8} {:<7}\n", "HANDLER", "PROFILE", "VCPUS",
-                           "BASE MiB", "MODE", "DEFAULT MiB", "DEFAULT VCPU", "MIN MiB", "SHARES");
+  std::cout << fmt::format("{:<20} {:<18} {:>5} {:>9} {:<8} {:>12} {:>13} {:>8} {:<7}\n", "HANDLER",
+                           "PROFILE", "VCPUS", "BASE MiB", "MODE", "DEFAULT MiB", "DEFAULT VCPU", "MIN MiB",
+                           "SHARES");
   for (const auto& [handler, p] : rows) {
     std::cout << fmt::format("{:<20} {:<18} {:>5} {:>9} {:<8} {:>12} {:>13} {:>8} {:<7}\n",
                              handler.empty() ? "-" : handler, p.name, p.base_vcpus, p.base_memory_mib,
@@ -63,7 +66,8 @@ int Run(const ProfilesOptions& opt) {
     std::cerr << "uvm-sizer profiles: " << message << '\n';
     return 2;
   };
-  if (opt.output != "text" && opt.output != "json") return fail(fmt::format("-o: unknown format \"{}\"", opt.output));
+  if (opt.output != "text" && opt.output != "json")
+    return fail(fmt::format("-o: unknown format \"{}\"", opt.output));
   std::vector<std::pair<std::string, sizer::Profile>> rows;  // handler (or "") -> profile
   std::vector<std::string> notes;
 
@@ -84,12 +88,14 @@ int Run(const ProfilesOptions& opt) {
     if (!runtimes) return fail(fmt::format("{}: {}", opt.containerd_config, runtimes.error().message));
     for (const auto& rt : *runtimes) {
       if (!rt.is_kata()) {
-        notes.push_back(fmt::format("handler {} ({}) is not Kata: not VM-isolated", rt.handler, rt.runtime_type));
+        notes.push_back(
+            fmt::format("handler {} ({}) is not Kata: not VM-isolated", rt.handler, rt.runtime_type));
         continue;
       }
       std::string path = !opt.kata_config.empty() ? opt.kata_config : rt.config_path;
       if (path.empty()) {
-        notes.push_back(fmt::format("handler {} has no ConfigPath: Kata uses its default configuration", rt.handler));
+        notes.push_back(
+            fmt::format("handler {} has no ConfigPath: Kata uses its default configuration", rt.handler));
         continue;
       }
       auto p = derive(path, rt.handler);
@@ -132,7 +138,8 @@ int Run(const ProfilesOptions& opt) {
 
 void AddProfilesCommand(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<ProfilesOptions>();
-  auto* cmd = app.add_subcommand("profiles", "List sizing profiles, or derive them from a node's Kata/containerd files");
+  auto* cmd = app.add_subcommand("profiles",
+                                 "List sizing profiles, or derive them from a node's Kata/containerd files");
   cmd->add_option("--kata-config", opt->kata_config, "a Kata configuration.toml to derive a profile from");
   cmd->add_option("--containerd-config", opt->containerd_config,
                   "containerd's config.toml: derive a profile for each Kata handler from its ConfigPath");

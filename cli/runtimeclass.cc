@@ -3,8 +3,8 @@
 #include <cmath>
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "cli/sizing_flags.h"
@@ -26,7 +26,9 @@ struct RuntimeClassOptions {
   SizingFlags sizing;
 };
 
-int64_t CeilMib(int64_t bytes) { return (bytes + kMib - 1) / kMib; }
+int64_t CeilMib(int64_t bytes) {
+  return (bytes + kMib - 1) / kMib;
+}
 
 int Run(const RuntimeClassOptions& opt) {
   auto fail = [](const std::string& message) {
@@ -38,9 +40,10 @@ int Run(const RuntimeClassOptions& opt) {
   const sizer::Profile* profile =
       opt.profile.empty() ? ctx->catalog.ForHandler(opt.handler) : ctx->catalog.Find(opt.profile);
   if (!profile) {
-    return fail(opt.profile.empty()
-                    ? fmt::format("--handler: handler \"{}\" has no profile; name one with --profile", opt.handler)
-                    : fmt::format("--profile: unknown profile \"{}\"", opt.profile));
+    return fail(
+        opt.profile.empty()
+            ? fmt::format("--handler: handler \"{}\" has no profile; name one with --profile", opt.handler)
+            : fmt::format("--profile: unknown profile \"{}\"", opt.profile));
   }
   // The per-GiB part of the host overhead grows with the VM; size it for the VM the operator names, by
   // default the UVM of a pod without limits.
@@ -49,14 +52,17 @@ int Run(const RuntimeClassOptions& opt) {
     auto q = ParseFlagQuantity("--vm-memory", opt.vm_memory);
     if (!q) return fail(q.error().message);
     int64_t mib = CeilMib(q->Value());
-    if (mib <= 0 || mib > UINT32_MAX) return fail(fmt::format("--vm-memory: out of range \"{}\"", opt.vm_memory));
+    if (mib <= 0 || mib > UINT32_MAX)
+      return fail(fmt::format("--vm-memory: out of range \"{}\"", opt.vm_memory));
     vm_mib = static_cast<uint32_t>(mib);
   }
   int64_t host_bytes = ctx->host.OverheadBytes(vm_mib);
   int64_t memory_mib = profile->base_memory_mib + CeilMib(host_bytes);
-  int64_t base_cpu_millis = static_cast<int64_t>(std::ceil(static_cast<double>(profile->base_vcpus) * 1000.0));
+  int64_t base_cpu_millis =
+      static_cast<int64_t>(std::ceil(static_cast<double>(profile->base_vcpus) * 1000.0));
   int64_t cpu_millis = std::max(base_cpu_millis, kMinimumCpuOverheadMillis);
-  std::string cpu = cpu_millis % 1000 == 0 ? std::to_string(cpu_millis / 1000) : fmt::format("{}m", cpu_millis);
+  std::string cpu =
+      cpu_millis % 1000 == 0 ? std::to_string(cpu_millis / 1000) : fmt::format("{}m", cpu_millis);
   std::string name = opt.name.empty() ? opt.handler : opt.name;
 
   std::cout << fmt::format(
@@ -64,19 +70,24 @@ int Run(const RuntimeClassOptions& opt) {
       "# overhead.podFixed.memory = {memory}Mi:\n"
       "#   {base} MiB  the UVM's own OS (profile base_memory_mib)\n"
       "#   {host} MiB  host-side overhead of the VMM, shim and virtiofsd for a {vm} MiB VM\n"
-      "#          ({fixed:.1f} MiB fixed + {per_gib:.2f} MiB per GiB of guest RAM; measure your nodes and pass\n"
+      "#          ({fixed:.1f} MiB fixed + {per_gib:.2f} MiB per GiB of guest RAM; measure your nodes and "
+      "pass\n"
       "#          --host-overhead-fixed / --host-overhead-per-gib, or --vm-memory for larger pods)\n"
-      "# overhead.podFixed.cpu = {cpu}: the UVM's base vCPUs ({base_vcpus}), at least {min_cpu}m for the VMM's threads.\n"
-      "# The kubelet adds podFixed to the pod cgroup and the scheduler reserves it; pods whose UVM needs more\n"
+      "# overhead.podFixed.cpu = {cpu}: the UVM's base vCPUs ({base_vcpus}), at least {min_cpu}m for the "
+      "VMM's threads.\n"
+      "# The kubelet adds podFixed to the pod cgroup and the scheduler reserves it; pods whose UVM needs "
+      "more\n"
       "# show up in `uvm-sizer size` and in uvm_sizer_pod_overhead_* metrics.\n",
-      fmt::arg("handler", opt.handler), fmt::arg("version", UVM_SIZER_VERSION), fmt::arg("profile", profile->name),
-      fmt::arg("memory", memory_mib), fmt::arg("base", profile->base_memory_mib), fmt::arg("host", CeilMib(host_bytes)),
+      fmt::arg("handler", opt.handler), fmt::arg("version", UVM_SIZER_VERSION),
+      fmt::arg("profile", profile->name), fmt::arg("memory", memory_mib),
+      fmt::arg("base", profile->base_memory_mib), fmt::arg("host", CeilMib(host_bytes)),
       fmt::arg("vm", vm_mib), fmt::arg("fixed", static_cast<double>(ctx->host.fixed_bytes) / kMib),
       fmt::arg("per_gib", static_cast<double>(ctx->host.per_gib_bytes) / kMib), fmt::arg("cpu", cpu),
       fmt::arg("base_vcpus", profile->base_vcpus), fmt::arg("min_cpu", kMinimumCpuOverheadMillis));
   if (profile->default_workload_mem_mib != 0) {
     std::cout << fmt::format(
-        "# Note: pods without a memory limit also get {} MiB of guest RAM that no limit or overhead accounts for.\n",
+        "# Note: pods without a memory limit also get {} MiB of guest RAM that no limit or overhead accounts "
+        "for.\n",
         profile->default_workload_mem_mib);
   }
   std::cout << "apiVersion: node.k8s.io/v1\n"
@@ -103,17 +114,20 @@ bool IsDnsLabel(const std::string& s) {
 
 void AddRuntimeClassCommand(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<RuntimeClassOptions>();
-  auto* cmd = app.add_subcommand("runtimeclass", "Print a RuntimeClass with the overhead.podFixed a handler needs");
+  auto* cmd =
+      app.add_subcommand("runtimeclass", "Print a RuntimeClass with the overhead.podFixed a handler needs");
   cmd->add_option("--handler", opt->handler, "the CRI runtime handler (e.g. kata-cc)")->required();
   cmd->add_option("--profile", opt->profile, "size with this profile instead of the handler's");
   cmd->add_option("--name", opt->name, "the RuntimeClass name (default: the handler)");
-  cmd->add_option("--vm-memory", opt->vm_memory,
-                  "size the per-GiB host overhead for a VM of this much memory (default: a pod without limits)");
+  cmd->add_option(
+      "--vm-memory", opt->vm_memory,
+      "size the per-GiB host overhead for a VM of this much memory (default: a pod without limits)");
   opt->sizing.Register(*cmd);
   cmd->callback([opt, &exit_code] {
     for (auto [flag, value] : {std::pair{"--handler", &opt->handler}, std::pair{"--name", &opt->name}}) {
       if (!value->empty() && !IsDnsLabel(*value)) {
-        std::cerr << fmt::format("uvm-sizer runtimeclass: {}: \"{}\" is not a valid DNS label\n", flag, *value);
+        std::cerr << fmt::format("uvm-sizer runtimeclass: {}: \"{}\" is not a valid DNS label\n", flag,
+                                 *value);
         exit_code = 2;
         return;
       }

@@ -1,8 +1,8 @@
 // `uvm-sizer size`: what UVM each pod of a manifest gets, and what it really costs the node.
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "cli/io.h"
@@ -34,8 +34,8 @@ std::string MibText(std::optional<int64_t> bytes, const char* none) {
 }
 
 void PrintText(const std::vector<PodSizing>& pods, const std::vector<std::string>& input_warnings) {
-  std::vector<std::vector<std::string>> rows = {
-      {"POD", "HANDLER", "PROFILE", "VCPUS", "UVM", "HOST", "POD CGROUP", "OVERHEAD NEED", "DECLARED", "SHORT"}};
+  std::vector<std::vector<std::string>> rows = {{"POD", "HANDLER", "PROFILE", "VCPUS", "UVM", "HOST",
+                                                 "POD CGROUP", "OVERHEAD NEED", "DECLARED", "SHORT"}};
   for (const auto& s : pods) {
     std::string pod = fmt::format("{} {}/{}", s.ref.kind, s.ref.namespace_, s.ref.name);
     std::string handler = s.handler.empty() ? "(default)" : s.handler;
@@ -48,10 +48,11 @@ void PrintText(const std::vector<PodSizing>& pods, const std::vector<std::string
       rows.push_back({pod, handler, *s.profile, "-", "REFUSED", "-", "-", "-", "-", "-"});
       continue;
     }
-    rows.push_back({pod, handler, *s.profile, std::to_string(s.uvm->vcpus), fmt::format("{}Mi", s.uvm->memory_mib),
-                    MibText(s.host_memory_bytes, "-"), MibText(s.pod_cgroup.memory_limit_bytes, "unlimited"),
-                    MibText(s.overhead.required_memory_bytes, "-"), MibText(s.overhead.declared_memory_bytes, "-"),
-                    MibText(s.overhead.shortfall_bytes, "-")});
+    rows.push_back(
+        {pod, handler, *s.profile, std::to_string(s.uvm->vcpus), fmt::format("{}Mi", s.uvm->memory_mib),
+         MibText(s.host_memory_bytes, "-"), MibText(s.pod_cgroup.memory_limit_bytes, "unlimited"),
+         MibText(s.overhead.required_memory_bytes, "-"), MibText(s.overhead.declared_memory_bytes, "-"),
+         MibText(s.overhead.shortfall_bytes, "-")});
   }
   std::vector<size_t> width(rows[0].size(), 0);
   for (const auto& r : rows)
@@ -71,7 +72,8 @@ void PrintText(const std::vector<PodSizing>& pods, const std::vector<std::string
   };
   for (const auto& w : input_warnings) warn("", w);
   for (const auto& s : pods) {
-    for (const auto& w : s.warnings) warn(fmt::format("{} {}/{}: ", s.ref.kind, s.ref.namespace_, s.ref.name), w);
+    for (const auto& w : s.warnings)
+      warn(fmt::format("{} {}/{}: ", s.ref.kind, s.ref.namespace_, s.ref.name), w);
   }
 }
 
@@ -80,12 +82,14 @@ int Run(const SizeOptions& opt) {
     std::cerr << "uvm-sizer size: " << message << '\n';
     return 2;
   };
-  if (opt.output != "text" && opt.output != "json") return fail(fmt::format("-o: unknown format \"{}\"", opt.output));
+  if (opt.output != "text" && opt.output != "json")
+    return fail(fmt::format("-o: unknown format \"{}\"", opt.output));
   auto ctx = opt.sizing.BuildContext();
   if (!ctx) return fail(ctx.error().message);
   if (!opt.handler.empty()) ctx->handler_override = opt.handler;
   if (!opt.profile.empty()) {
-    if (!ctx->catalog.Find(opt.profile)) return fail(fmt::format("--profile: unknown profile \"{}\"", opt.profile));
+    if (!ctx->catalog.Find(opt.profile))
+      return fail(fmt::format("--profile: unknown profile \"{}\"", opt.profile));
     ctx->profile_override = opt.profile;
   }
   if (!opt.overhead_memory.empty()) {
@@ -118,12 +122,14 @@ int Run(const SizeOptions& opt) {
 
 void AddSizeCommand(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<SizeOptions>();
-  auto* cmd = app.add_subcommand("size", "Size the UVM of every pod in a manifest and show what it costs the node");
+  auto* cmd =
+      app.add_subcommand("size", "Size the UVM of every pod in a manifest and show what it costs the node");
   cmd->add_option("file", opt->file, "manifest file (YAML, several documents, Lists), or - for stdin")
       ->capture_default_str();
   cmd->add_option("--handler", opt->handler, "size every pod for this runtime handler (e.g. kata-cc)");
   cmd->add_option("--profile", opt->profile, "size every pod with this profile (see `uvm-sizer profiles`)");
-  cmd->add_option("--overhead-memory", opt->overhead_memory, "declared overhead memory for every pod (e.g. 600Mi)");
+  cmd->add_option("--overhead-memory", opt->overhead_memory,
+                  "declared overhead memory for every pod (e.g. 600Mi)");
   cmd->add_option("--overhead-cpu", opt->overhead_cpu, "declared overhead cpu for every pod (e.g. 250m)");
   cmd->add_option("-o,--output", opt->output, "text or json")->capture_default_str();
   opt->sizing.Register(*cmd);

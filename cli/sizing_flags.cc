@@ -1,7 +1,7 @@
 #include "cli/sizing_flags.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/io.h"
 #include "sizer/formats/profiles_toml.h"

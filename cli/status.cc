@@ -1,8 +1,8 @@
 // `uvm-sizer status`: what the running daemon sees, over its API socket.
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -61,16 +61,17 @@ std::string Mib(std::optional<int64_t> bytes, const char* none) {
 }
 
 void PrintText(const api::DaemonView& v) {
-  std::cout << fmt::format("uvm-sizer {}: runtime {} {}, change feed {}, cgroups {} mode, {} pods\n\n", v.version,
-                           v.cri_endpoint, v.cri_up ? "up" : "DOWN", v.change_feed, v.cgroup_mode, v.pods.size());
+  std::cout << fmt::format("uvm-sizer {}: runtime {} {}, change feed {}, cgroups {} mode, {} pods\n\n",
+                           v.version, v.cri_endpoint, v.cri_up ? "up" : "DOWN", v.change_feed, v.cgroup_mode,
+                           v.pods.size());
   std::vector<std::vector<std::string>> rows = {
       {"POD", "HANDLER", "PROFILE", "PHASE", "UVM", "HOST", "CGROUP LIMIT", "USAGE", "SHORT", "PRESSURE"}};
   for (const auto& p : v.pods) {
     std::string uvm = p.refusal ? "REFUSED" : p.vcpus ? fmt::format("{}/{}Mi", *p.vcpus, *p.memory_mib) : "-";
     std::string pressure = p.pressure_level;
     if (p.exhaustion_seconds) pressure += fmt::format(" ({:.0f}s left)", *p.exhaustion_seconds);
-    rows.push_back({p.namespace_ + "/" + p.name, p.runtime_handler, p.profile.value_or("not VM"), p.phase, uvm,
-                    Mib(p.host_memory_bytes, "-"), Mib(p.cgroup_memory_limit_bytes, "unlimited"),
+    rows.push_back({p.namespace_ + "/" + p.name, p.runtime_handler, p.profile.value_or("not VM"), p.phase,
+                    uvm, Mib(p.host_memory_bytes, "-"), Mib(p.cgroup_memory_limit_bytes, "unlimited"),
                     Mib(p.cgroup_memory_usage_bytes, "-"),
                     p.overhead_shortfall_bytes > 0 ? Mib(p.overhead_shortfall_bytes, "-") : "-",
                     p.profile ? pressure : "-"});
@@ -80,7 +81,8 @@ void PrintText(const api::DaemonView& v) {
     for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
   for (const auto& r : rows) {
     std::string line;
-    for (size_t i = 0; i < r.size(); ++i) line += i + 1 == r.size() ? r[i] : fmt::format("{:<{}}  ", r[i], width[i]);
+    for (size_t i = 0; i < r.size(); ++i)
+      line += i + 1 == r.size() ? r[i] : fmt::format("{:<{}}  ", r[i], width[i]);
     std::cout << line << '\n';
   }
   for (const auto& p : v.pods) {
@@ -96,10 +98,12 @@ void PrintText(const api::DaemonView& v) {
 
 void AddStatusCommand(CLI::App& app, int& exit_code) {
   auto opt = std::make_shared<StatusOptions>();
-  auto* cmd = app.add_subcommand("status", "Show what the running daemon sees (pods, sizing, cgroups, pressure)");
+  auto* cmd =
+      app.add_subcommand("status", "Show what the running daemon sees (pods, sizing, cgroups, pressure)");
   cmd->add_option("--socket", opt->socket, "the daemon's API socket")->capture_default_str();
-  cmd->add_option("-o,--output", opt->output, "text or json")->capture_default_str()->check(
-      CLI::IsMember({"text", "json"}));
+  cmd->add_option("-o,--output", opt->output, "text or json")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
   cmd->add_option("--timeout-ms", opt->timeout_ms, "give up after this long")->capture_default_str();
   cmd->callback([opt, &exit_code] {
     auto view = api::FetchStatus(opt->socket, std::chrono::milliseconds(opt->timeout_ms));
@@ -109,9 +113,12 @@ void AddStatusCommand(CLI::App& app, int& exit_code) {
       return;
     }
     if (opt->output == "json") {
-      json out = {{"version", view->version},           {"cri_endpoint", view->cri_endpoint},
-                  {"cri_up", view->cri_up},             {"cgroup_mode", view->cgroup_mode},
-                  {"change_feed", view->change_feed},   {"started_at_unix_seconds", view->started_at_unix_seconds},
+      json out = {{"version", view->version},
+                  {"cri_endpoint", view->cri_endpoint},
+                  {"cri_up", view->cri_up},
+                  {"cgroup_mode", view->cgroup_mode},
+                  {"change_feed", view->change_feed},
+                  {"started_at_unix_seconds", view->started_at_unix_seconds},
                   {"pods", json::array()}};
       for (const auto& p : view->pods) out["pods"].push_back(PodJson(p));
       std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << '\n';

@@ -10,7 +10,8 @@
 
 namespace uvm::daemon {
 
-std::unique_ptr<RuntimePort> MakeCriRuntime(const std::string& endpoint, std::chrono::milliseconds call_timeout);
+std::unique_ptr<RuntimePort> MakeCriRuntime(const std::string& endpoint,
+                                            std::chrono::milliseconds call_timeout);
 std::unique_ptr<CgroupPort> MakeCgroupfsPort(const std::string& root);
 
 // A runtime change feed (CRI events, else containerd's event stream, else nothing): `on_change` is called

@@ -86,13 +86,20 @@ class TableReader {
 
   static std::string TypeName(const toml::node& n) {
     switch (n.type()) {
-      case toml::node_type::table: return "a table";
-      case toml::node_type::array: return "an array";
-      case toml::node_type::string: return fmt::format("\"{}\"", n.as_string()->get());
-      case toml::node_type::integer: return std::to_string(n.as_integer()->get());
-      case toml::node_type::floating_point: return fmt::format("{}", n.as_floating_point()->get());
-      case toml::node_type::boolean: return n.as_boolean()->get() ? "true" : "false";
-      default: return "a date/time";
+      case toml::node_type::table:
+        return "a table";
+      case toml::node_type::array:
+        return "an array";
+      case toml::node_type::string:
+        return fmt::format("\"{}\"", n.as_string()->get());
+      case toml::node_type::integer:
+        return std::to_string(n.as_integer()->get());
+      case toml::node_type::floating_point:
+        return fmt::format("{}", n.as_floating_point()->get());
+      case toml::node_type::boolean:
+        return n.as_boolean()->get() ? "true" : "false";
+      default:
+        return "a date/time";
     }
   }
 
@@ -102,24 +109,24 @@ class TableReader {
   std::string prefix_;
 };
 
-#define UVM_TRY(expr)          \
-  do {                         \
+#define UVM_TRY(expr)                        \
+  do {                                       \
     if (auto st_ = (expr); !st_) return st_; \
   } while (0)
 
 Status ApplyTable(const toml::table& root, std::string_view source, DaemonConfig& c) {
   TableReader top(root, source, "");
-  UVM_TRY(top.Unknown({"cri", "cgroups", "metrics", "api", "handlers", "profiles", "host_overhead", "kubelet", "node",
-                       "pressure", "log"}));
+  UVM_TRY(top.Unknown({"cri", "cgroups", "metrics", "api", "handlers", "profiles", "host_overhead", "kubelet",
+                       "node", "pressure", "log"}));
   auto section = [&](std::string_view name) -> Result<const toml::table*> {
     const toml::node* n = root.get(name);
     if (!n) return static_cast<const toml::table*>(nullptr);
     if (!n->is_table()) return Error{top.Fail(name, "must be a table").error()};
     return n->as_table();
   };
-#define UVM_SECTION(var, name)               \
-  auto var##_r = section(name);              \
-  if (!var##_r) return var##_r.error();      \
+#define UVM_SECTION(var, name)          \
+  auto var##_r = section(name);         \
+  if (!var##_r) return var##_r.error(); \
   const toml::table* var = *var##_r
 
   UVM_SECTION(cri, "cri");
@@ -170,7 +177,8 @@ Status ApplyTable(const toml::table& root, std::string_view source, DaemonConfig
     UVM_TRY(r.String("group", c.api.group));
     // sockaddr_un.sun_path holds 108 bytes with the terminating NUL.
     if (c.api.socket.empty() || c.api.socket[0] != '/' || c.api.socket.size() > 107) {
-      return r.Fail("socket", fmt::format("must be an absolute path of at most 107 bytes, got \"{}\"", c.api.socket));
+      return r.Fail("socket",
+                    fmt::format("must be an absolute path of at most 107 bytes, got \"{}\"", c.api.socket));
     }
   }
   UVM_SECTION(profiles, "profiles");
@@ -180,7 +188,8 @@ Status ApplyTable(const toml::table& root, std::string_view source, DaemonConfig
       if (!node.is_table()) return Error{fmt::format("{}: {}: must be a table", source, path)};
       auto p = sizer::formats::ProfileFromTable(*node.as_table(), std::string(name.str()), path);
       if (!p) return Error{fmt::format("{}: {}", source, p.error().message)};
-      auto it = std::find_if(c.profiles.begin(), c.profiles.end(), [&](const auto& q) { return q.name == p->name; });
+      auto it = std::find_if(c.profiles.begin(), c.profiles.end(),
+                             [&](const auto& q) { return q.name == p->name; });
       if (it == c.profiles.end()) {
         c.profiles.push_back(std::move(*p));
       } else {
@@ -238,7 +247,8 @@ Status ApplyTable(const toml::table& root, std::string_view source, DaemonConfig
     UVM_TRY(r.String("level", c.log.level));
     static const std::set<std::string> kLevels = {"error", "warning", "notice", "info", "debug"};
     if (!kLevels.count(c.log.level)) {
-      return r.Fail("level", fmt::format("invalid value \"{}\" (error, warning, notice, info, debug)", c.log.level));
+      return r.Fail("level",
+                    fmt::format("invalid value \"{}\" (error, warning, notice, info, debug)", c.log.level));
     }
   }
 #undef UVM_SECTION
@@ -274,20 +284,29 @@ Result<Millis> ParseDuration(std::string_view text) {
   std::string_view rest = text;
   while (!rest.empty()) {
     size_t digits = 0;
-    while (digits < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[digits])) || rest[digits] == '.')) {
+    while (digits < rest.size() &&
+           (std::isdigit(static_cast<unsigned char>(rest[digits])) || rest[digits] == '.')) {
       ++digits;
     }
-    if (digits == 0 || digits > 12) return Error{fmt::format("invalid duration \"{}\" (e.g. 30s, 500ms, 2m)", text)};
+    if (digits == 0 || digits > 12)
+      return Error{fmt::format("invalid duration \"{}\" (e.g. 30s, 500ms, 2m)", text)};
     double value = std::stod(std::string(rest.substr(0, digits)));
     rest.remove_prefix(digits);
     size_t unit_len = 0;
     while (unit_len < rest.size() && std::isalpha(static_cast<unsigned char>(rest[unit_len]))) ++unit_len;
     std::string_view unit = rest.substr(0, unit_len);
     rest.remove_prefix(unit_len);
-    double us_per = unit == "us" ? 1 : unit == "ms" ? 1e3 : unit == "s" ? 1e6 : unit == "m" ? 60e6 : unit == "h" ? 3600e6 : -1;
-    if (us_per < 0) return Error{fmt::format("invalid duration \"{}\": unknown unit \"{}\" (us, ms, s, m, h)", text, unit)};
+    double us_per = unit == "us"   ? 1
+                    : unit == "ms" ? 1e3
+                    : unit == "s"  ? 1e6
+                    : unit == "m"  ? 60e6
+                    : unit == "h"  ? 3600e6
+                                   : -1;
+    if (us_per < 0)
+      return Error{fmt::format("invalid duration \"{}\": unknown unit \"{}\" (us, ms, s, m, h)", text, unit)};
     total_us += static_cast<int64_t>(value * us_per);
-    if (total_us > int64_t{7} * 24 * 3600 * 1000000) return Error{fmt::format("duration \"{}\" is longer than a week", text)};
+    if (total_us > int64_t{7} * 24 * 3600 * 1000000)
+      return Error{fmt::format("duration \"{}\" is longer than a week", text)};
   }
   if (total_us < 1000) return Error{fmt::format("duration \"{}\" is shorter than 1ms", text)};
   return Millis(total_us / 1000);
@@ -298,7 +317,8 @@ Status ApplyConfigText(std::string_view toml_text, std::string_view source, Daem
   try {
     table = toml::parse(toml_text, source);
   } catch (const toml::parse_error& e) {
-    return Error{fmt::format("{}:{}:{}: {}", source, e.source().begin.line, e.source().begin.column, e.description())};
+    return Error{
+        fmt::format("{}:{}:{}: {}", source, e.source().begin.line, e.source().begin.column, e.description())};
   }
   DaemonConfig next = config;
   if (auto st = ApplyTable(table, source, next); !st) return st;
@@ -308,7 +328,7 @@ Status ApplyConfigText(std::string_view toml_text, std::string_view source, Daem
 
 Result<DaemonConfig> LoadConfig(const std::string& path, bool path_must_exist) {
   DaemonConfig config;
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) == 0) {
     auto text = ReadFile(path);
     if (!text) return text.error();
@@ -347,18 +367,19 @@ std::string ConfigToToml(const DaemonConfig& c) {
   for (const auto& [h, p] : c.handlers) handlers.insert(h, p);
   toml::table profiles;
   for (const auto& p : c.profiles) {
-    profiles.insert(p.name, toml::table{{"description", p.description},
-                                        {"base_vcpus", static_cast<double>(p.base_vcpus)},
-                                        {"base_memory_mib", static_cast<int64_t>(p.base_memory_mib)},
-                                        {"mode", p.mode == sizer::SizingMode::kStatic ? "static" : "dynamic"},
-                                        {"default_workload_mem_mib", static_cast<int64_t>(p.default_workload_mem_mib)},
-                                        {"default_workload_vcpus", static_cast<int64_t>(p.default_workload_vcpus)},
-                                        {"workload_mem_min_mib", static_cast<int64_t>(p.workload_mem_min_mib)},
-                                        {"shares_fallback", p.shares_fallback},
-                                        {"max_vcpus", static_cast<int64_t>(p.max_vcpus)},
-                                        {"max_memory_mib", static_cast<int64_t>(p.max_memory_mib)},
-                                        {"memory_block_mib", static_cast<int64_t>(p.memory_block_mib)},
-                                        {"sandbox_cgroup_only", p.sandbox_cgroup_only}});
+    profiles.insert(
+        p.name, toml::table{{"description", p.description},
+                            {"base_vcpus", static_cast<double>(p.base_vcpus)},
+                            {"base_memory_mib", static_cast<int64_t>(p.base_memory_mib)},
+                            {"mode", p.mode == sizer::SizingMode::kStatic ? "static" : "dynamic"},
+                            {"default_workload_mem_mib", static_cast<int64_t>(p.default_workload_mem_mib)},
+                            {"default_workload_vcpus", static_cast<int64_t>(p.default_workload_vcpus)},
+                            {"workload_mem_min_mib", static_cast<int64_t>(p.workload_mem_min_mib)},
+                            {"shares_fallback", p.shares_fallback},
+                            {"max_vcpus", static_cast<int64_t>(p.max_vcpus)},
+                            {"max_memory_mib", static_cast<int64_t>(p.max_memory_mib)},
+                            {"memory_block_mib", static_cast<int64_t>(p.memory_block_mib)},
+                            {"sandbox_cgroup_only", p.sandbox_cgroup_only}});
   }
   toml::table root{
       {"cri", toml::table{{"endpoint", c.cri.endpoint},

@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
+#include "sizer/kubelet.h"
 #include "sizer/overhead.h"
 #include "sizer/profile.h"
-#include "sizer/kubelet.h"
 #include "sizer/result.h"
 
 namespace uvm::daemon {

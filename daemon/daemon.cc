@@ -3,9 +3,9 @@
 // Boost 1.74 Asio needs <utility> first on GCC 12 (TOOLCHAIN.md).
 #include <utility>
 
-#include <boost/asio.hpp>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
+#include <boost/asio.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -20,8 +20,8 @@
 #include "daemon/node_profiles.h"
 #include "daemon/reconciler.h"
 #include "kubelet-plugin/api/api_server.h"
-#include "sizer/formats/size_report.h"
 #include "metrics/daemon_metrics.h"
+#include "sizer/formats/size_report.h"
 
 namespace uvm::daemon {
 namespace {
@@ -39,7 +39,8 @@ Result<ReconcileSetup> SetupFrom(const DaemonConfig& config, Logger& log) {
   auto node = BuildNodeCatalog(config, ReadWholeFile, HostCpus());
   if (!node) return node.error();
   for (const auto& note : node->notes) log.Log(Priority::kInfo, note);
-  return ReconcileSetup{.catalog = std::move(node->catalog), .host = config.host_overhead, .mode = config.cgroups.mode};
+  return ReconcileSetup{
+      .catalog = std::move(node->catalog), .host = config.host_overhead, .mode = config.cgroups.mode};
 }
 
 // What SizePod needs, copied out of the loop's state: gRPC threads read it, SIGHUP replaces it.
@@ -52,7 +53,8 @@ struct SizingSnapshot {
 Result<api::SizeResponse> SizeForApi(const SizingSnapshot& snap, const api::SizeRequest& req) {
   sizer::SizingContext ctx{.catalog = snap.catalog, .kubelet = snap.kubelet, .host = snap.host};
   if (!req.profile.empty()) {
-    if (!snap.catalog.Find(req.profile)) return Error{fmt::format("profile: unknown profile \"{}\"", req.profile)};
+    if (!snap.catalog.Find(req.profile))
+      return Error{fmt::format("profile: unknown profile \"{}\"", req.profile)};
     ctx.profile_override = req.profile;
   }
   if (!req.handler.empty()) ctx.handler_override = req.handler;
@@ -62,7 +64,8 @@ Result<api::SizeResponse> SizeForApi(const SizingSnapshot& snap, const api::Size
     return api::SizeResponse{sizer::formats::SizeReportJson(*report), report->refused};
   }
   // CRI resources: size exactly as the daemon sizes a running sandbox.
-  const sizer::Profile* profile = !req.profile.empty() ? snap.catalog.Find(req.profile) : snap.catalog.ForHandler(req.handler);
+  const sizer::Profile* profile =
+      !req.profile.empty() ? snap.catalog.Find(req.profile) : snap.catalog.ForHandler(req.handler);
   sizer::formats::SizeReport report;
   sizer::PodSizing pod;
   pod.ref = {.kind = "Sandbox", .namespace_ = "", .name = "resources", .document = 0};
@@ -90,8 +93,13 @@ Result<api::SizeResponse> SizeForApi(const SizingSnapshot& snap, const api::Size
 
 api::PodView ToView(const PodRecord& pod) {
   const auto& s = pod.detail.summary;
-  api::PodView v{.sandbox_id = s.id, .namespace_ = s.namespace_, .name = s.name, .uid = s.uid,
-                 .runtime_handler = s.runtime_handler, .profile = pod.profile, .phase = PhaseName(pod.phase)};
+  api::PodView v{.sandbox_id = s.id,
+                 .namespace_ = s.namespace_,
+                 .name = s.name,
+                 .uid = s.uid,
+                 .runtime_handler = s.runtime_handler,
+                 .profile = pod.profile,
+                 .phase = PhaseName(pod.phase)};
   if (pod.sizing.kata.uvm) {
     v.vcpus = pod.sizing.kata.uvm->vcpus;
     v.memory_mib = pod.sizing.kata.uvm->memory_mib;
@@ -127,14 +135,15 @@ class Daemon {
 
   int Run() {
     PublishSizing();
-    auto api = api::ApiServer::Start(config_.api.socket, config_.api.group, [this](const api::SizeRequest& req) {
-      std::shared_ptr<const SizingSnapshot> snap;
-      {
-        std::lock_guard lock(sizing_mu_);
-        snap = sizing_;
-      }
-      return SizeForApi(*snap, req);
-    });
+    auto api =
+        api::ApiServer::Start(config_.api.socket, config_.api.group, [this](const api::SizeRequest& req) {
+          std::shared_ptr<const SizingSnapshot> snap;
+          {
+            std::lock_guard lock(sizing_mu_);
+            snap = sizing_;
+          }
+          return SizeForApi(*snap, req);
+        });
     if (!api) {
       // The API is for people and tools; the node keeps its metrics and enforcement without it.
       metrics_.CountError("api_listen");
@@ -146,11 +155,12 @@ class Daemon {
     PublishView();
     WaitForSignals();
     feed_ = StartChangeFeed(config_.cri.endpoint, [this] { asio::post(io_, [this] { Fetch(false); }); });
-    log_.Log(Priority::kInfo, fmt::format("uvm-sizer daemon started: runtime {}, change feed {}, cgroups {} in {} "
-                                          "mode, metrics on {}",
-                                          config_.cri.endpoint, feed_->Mode(), config_.cgroups.root,
-                                          config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe",
-                                          config_.metrics.listen));
+    log_.Log(Priority::kInfo,
+             fmt::format("uvm-sizer daemon started: runtime {}, change feed {}, cgroups {} in {} "
+                         "mode, metrics on {}",
+                         config_.cri.endpoint, feed_->Mode(), config_.cgroups.root,
+                         config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe",
+                         config_.metrics.listen));
     sd_notify(0, "READY=1\nSTATUS=waiting for the first runtime listing");
     StartWatchdog();
     Fetch(true);
@@ -192,14 +202,15 @@ class Daemon {
     Result<ReconcileSetup> setup = next ? SetupFrom(*next, log_) : Result<ReconcileSetup>(next.error());
     if (!setup) {
       metrics_.CountError("config_reload");
-      log_.Log(Priority::kError,
-               fmt::format("SIGHUP: new configuration refused, keeping the old one: {}", setup.error().message));
+      log_.Log(Priority::kError, fmt::format("SIGHUP: new configuration refused, keeping the old one: {}",
+                                             setup.error().message));
       sd_notify(0, "READY=1");
       return;
     }
     if (next->cri.endpoint != config_.cri.endpoint || next->metrics.listen != config_.metrics.listen ||
         next->api.socket != config_.api.socket || next->cgroups.root != config_.cgroups.root) {
-      log_.Log(Priority::kNotice, "SIGHUP: cri.endpoint, cgroups.root, metrics.listen and api.socket change at restart");
+      log_.Log(Priority::kNotice,
+               "SIGHUP: cri.endpoint, cgroups.root, metrics.listen and api.socket change at restart");
     }
     if (!options_.log_level) log_.set_max(PriorityFromName(next->log.level));
     config_.cri.resync_interval = next->cri.resync_interval;
@@ -212,8 +223,9 @@ class Daemon {
     config_.kubelet = next->kubelet;
     reconciler_.Reconfigure(std::move(*setup));
     PublishSizing();
-    log_.Log(Priority::kInfo, fmt::format("SIGHUP: configuration reloaded ({} mode)",
-                                          config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe"));
+    log_.Log(Priority::kInfo,
+             fmt::format("SIGHUP: configuration reloaded ({} mode)",
+                         config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe"));
     sd_notify(0, "READY=1");
     Fetch(true);
   }
@@ -258,8 +270,8 @@ class Daemon {
       }
       cri_up_ = false;
       log_.LogCause(Priority::kWarning, "cri-down",
-                    fmt::format("waiting for the runtime at {}: {} (retrying every {} ms)", config_.cri.endpoint,
-                                *snapshot.error, config_.cri.poll_interval.count()));
+                    fmt::format("waiting for the runtime at {}: {} (retrying every {} ms)",
+                                config_.cri.endpoint, *snapshot.error, config_.cri.poll_interval.count()));
     } else {
       if (cri_up_ != true) {
         log_.Log(Priority::kInfo, fmt::format("runtime at {} is up: {} sandboxes", config_.cri.endpoint,
@@ -289,14 +301,14 @@ class Daemon {
 
   void PublishView() {
     if (!api_) return;
-    api::DaemonView view{.version = UVM_SIZER_VERSION,
-                         .cri_endpoint = config_.cri.endpoint,
-                         .cgroup_mode = config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe",
-                         .change_feed = feed_ ? feed_->Mode() : "poll",
-                         .cri_up = cri_up_.value_or(false),
-                         .started_at_unix_seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                                                        started_at_.time_since_epoch())
-                                                        .count()};
+    api::DaemonView view{
+        .version = UVM_SIZER_VERSION,
+        .cri_endpoint = config_.cri.endpoint,
+        .cgroup_mode = config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe",
+        .change_feed = feed_ ? feed_->Mode() : "poll",
+        .cri_up = cri_up_.value_or(false),
+        .started_at_unix_seconds =
+            std::chrono::duration_cast<std::chrono::seconds>(started_at_.time_since_epoch()).count()};
     for (const auto& [id, pod] : reconciler_.pods()) view.pods.push_back(ToView(pod));
     api_->Publish(std::move(view));
   }

@@ -23,7 +23,8 @@ class Logger {
   using Sink = std::function<void(std::string_view line)>;
 
   // Lines go to `sink` (stderr by default); `now` is injectable for tests.
-  explicit Logger(Priority max = Priority::kInfo, Sink sink = nullptr, std::function<Clock::time_point()> now = nullptr);
+  explicit Logger(Priority max = Priority::kInfo, Sink sink = nullptr,
+                  std::function<Clock::time_point()> now = nullptr);
 
   void set_max(Priority max) { max_ = max; }
   bool Enabled(Priority p) const { return p <= max_; }

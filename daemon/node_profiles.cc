@@ -29,7 +29,8 @@ Result<NodeCatalog> BuildNodeCatalog(const DaemonConfig& config, const FileReade
       out.notes.push_back(fmt::format("{}; using built-in handler profiles", text.error().message));
     } else {
       auto runtimes = sizer::formats::ParseContainerdRuntimes(*text);
-      if (!runtimes) return Error{fmt::format("{}: {}", config.node.containerd_config, runtimes.error().message)};
+      if (!runtimes)
+        return Error{fmt::format("{}: {}", config.node.containerd_config, runtimes.error().message)};
       for (const auto& rt : *runtimes) {
         if (!rt.is_kata()) continue;
         std::vector<std::string> candidates =
@@ -43,13 +44,15 @@ Result<NodeCatalog> BuildNodeCatalog(const DaemonConfig& config, const FileReade
           profile->description = fmt::format("derived from {} (handler {})", path, rt.handler);
           out.catalog.Put(*profile);
           if (auto st = out.catalog.MapHandler(rt.handler, profile->name); !st) return st.error();
-          out.notes.push_back(fmt::format("handler {}: profile {} derived from {}", rt.handler, profile->name, path));
+          out.notes.push_back(
+              fmt::format("handler {}: profile {} derived from {}", rt.handler, profile->name, path));
           derived = true;
           break;
         }
         if (!derived) {
-          out.notes.push_back(fmt::format("handler {}: no readable Kata configuration ({}); keeping the built-in profile",
-                                          rt.handler, fmt::join(candidates, ", ")));
+          out.notes.push_back(
+              fmt::format("handler {}: no readable Kata configuration ({}); keeping the built-in profile",
+                          rt.handler, fmt::join(candidates, ", ")));
         }
       }
     }

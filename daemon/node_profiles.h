@@ -21,7 +21,8 @@ struct NodeCatalog {
 };
 
 // Kata's own default configuration paths, tried in order when a runtime sets no ConfigPath
-// (kata-containers src/runtime/pkg/katautils: defaultRuntimeConfiguration, defaultSysConfRuntimeConfiguration).
+// (kata-containers src/runtime/pkg/katautils: defaultRuntimeConfiguration,
+// defaultSysConfRuntimeConfiguration).
 inline const std::vector<std::string>& KataDefaultConfigPaths() {
   static const std::vector<std::string> kPaths = {"/etc/kata-containers/configuration.toml",
                                                   "/usr/share/defaults/kata-containers/configuration.toml"};

@@ -68,7 +68,8 @@ class CgroupPort {
   // Raises the memory limit to `bytes` when it is lower; never lowers; never touches an unlimited one.
   virtual Result<WriteOutcome> RaiseMemoryLimit(const std::string& cgroup_parent, int64_t bytes) = 0;
   // Raises the CFS quota to `quota_us` per `period_us` when the current one is lower and finite.
-  virtual Result<WriteOutcome> RaiseCpuQuota(const std::string& cgroup_parent, int64_t quota_us, int64_t period_us) = 0;
+  virtual Result<WriteOutcome> RaiseCpuQuota(const std::string& cgroup_parent, int64_t quota_us,
+                                             int64_t period_us) = 0;
   // With sandbox_cgroup_only=false Kata puts the VMM in /kata_overhead/<sandbox-id>, unconstrained: bound it.
   virtual Result<WriteOutcome> BoundKataOverhead(const std::string& sandbox_id, int64_t bytes) = 0;
   // Forgets kept file descriptors of a pod that is gone.

@@ -9,18 +9,26 @@ namespace {
 
 constexpr int64_t kMib = 1 << 20;
 
-std::string PodName(const SandboxSummary& s) { return fmt::format("{}/{}", s.namespace_, s.name); }
+std::string PodName(const SandboxSummary& s) {
+  return fmt::format("{}/{}", s.namespace_, s.name);
+}
 
-std::string MibText(int64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / kMib); }
+std::string MibText(int64_t bytes) {
+  return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / kMib);
+}
 
 }  // namespace
 
 const char* PhaseName(PodPhase phase) {
   switch (phase) {
-    case PodPhase::kDiscovered: return "discovered";
-    case PodPhase::kSized: return "sized";
-    case PodPhase::kApplied: return "applied";
-    case PodPhase::kGone: return "gone";
+    case PodPhase::kDiscovered:
+      return "discovered";
+    case PodPhase::kSized:
+      return "sized";
+    case PodPhase::kApplied:
+      return "applied";
+    case PodPhase::kGone:
+      return "gone";
   }
   return "?";
 }
@@ -46,7 +54,8 @@ RuntimeSnapshot FetchRuntime(RuntimePort& runtime, const std::set<std::string>& 
   return snap;
 }
 
-Reconciler::Reconciler(ReconcileSetup setup, CgroupPort& cgroups, metrics::DaemonMetrics& metrics, Logger& log)
+Reconciler::Reconciler(ReconcileSetup setup, CgroupPort& cgroups, metrics::DaemonMetrics& metrics,
+                       Logger& log)
     : setup_(std::move(setup)), cgroups_(cgroups), metrics_(metrics), log_(log) {}
 
 std::set<std::string> Reconciler::InspectedIds() const {
@@ -83,8 +92,8 @@ void Reconciler::Apply(const RuntimeSnapshot& snap) {
     PodRecord& pod = it->second;
     if (inserted) {
       pod.detail.summary = s;
-      log_.Log(Priority::kDebug, fmt::format("pod {} sandbox {} discovered (handler \"{}\")", PodName(s), s.id,
-                                             s.runtime_handler));
+      log_.Log(Priority::kDebug, fmt::format("pod {} sandbox {} discovered (handler \"{}\")", PodName(s),
+                                             s.id, s.runtime_handler));
     }
     if (auto d = snap.details.find(s.id); d != snap.details.end()) {
       if (d->second) {
@@ -96,7 +105,8 @@ void Reconciler::Apply(const RuntimeSnapshot& snap) {
         pod.last_error = d->second.error().message;
         metrics_.CountError("cri_inspect");
         log_.LogCause(Priority::kWarning, "inspect:" + s.id,
-                      fmt::format("pod {}: cannot inspect sandbox {}: {}", PodName(s), s.id, d->second.error().message));
+                      fmt::format("pod {}: cannot inspect sandbox {}: {}", PodName(s), s.id,
+                                  d->second.error().message));
       }
     }
     if (pod.inspected) ReadAndEnforce(pod);
@@ -138,25 +148,29 @@ void Reconciler::Size(PodRecord& pod) {
   pod.phase = PodPhase::kSized;
   const auto& s = d.summary;
   if (pod.sizing.kata.refusal) {
-    log_.Log(Priority::kWarning, fmt::format("pod {}: the runtime refuses sandbox {} with profile {}: {}", PodName(s),
-                                             s.id, profile->name, *pod.sizing.kata.refusal));
+    log_.Log(Priority::kWarning, fmt::format("pod {}: the runtime refuses sandbox {} with profile {}: {}",
+                                             PodName(s), s.id, profile->name, *pod.sizing.kata.refusal));
   } else if (before == PodPhase::kDiscovered) {
     const auto& uvm = *pod.sizing.kata.uvm;
-    log_.Log(Priority::kInfo,
-             fmt::format("pod {} sized: handler {} profile {}: UVM {} vCPUs {} MiB, host memory {}, overhead needed {} "
-                         "declared {}",
-                         PodName(s), s.runtime_handler, profile->name, uvm.vcpus, uvm.memory_mib,
-                         MibText(*pod.sizing.host_memory_bytes), MibText(pod.sizing.overhead.required_memory_bytes),
-                         MibText(pod.sizing.overhead.declared_memory_bytes)));
+    log_.Log(
+        Priority::kInfo,
+        fmt::format(
+            "pod {} sized: handler {} profile {}: UVM {} vCPUs {} MiB, host memory {}, overhead needed {} "
+            "declared {}",
+            PodName(s), s.runtime_handler, profile->name, uvm.vcpus, uvm.memory_mib,
+            MibText(*pod.sizing.host_memory_bytes), MibText(pod.sizing.overhead.required_memory_bytes),
+            MibText(pod.sizing.overhead.declared_memory_bytes)));
     if (pod.sizing.overhead.shortfall_bytes > 0) {
-      log_.Log(Priority::kWarning,
-               fmt::format("pod {}: declared overhead {} is {} short of what its UVM needs beyond its limits ({}): the "
-                           "VMM can be OOM-killed on the host; raise the RuntimeClass overhead.podFixed.memory (see "
-                           "`uvm-sizer runtimeclass --handler {}`){}",
-                           PodName(s), MibText(pod.sizing.overhead.declared_memory_bytes),
-                           MibText(pod.sizing.overhead.shortfall_bytes),
-                           MibText(pod.sizing.overhead.required_memory_bytes), s.runtime_handler,
-                           setup_.mode == CgroupMode::kEnforce ? "; enforce mode raises the pod cgroup" : ""));
+      log_.Log(
+          Priority::kWarning,
+          fmt::format(
+              "pod {}: declared overhead {} is {} short of what its UVM needs beyond its limits ({}): the "
+              "VMM can be OOM-killed on the host; raise the RuntimeClass overhead.podFixed.memory (see "
+              "`uvm-sizer runtimeclass --handler {}`){}",
+              PodName(s), MibText(pod.sizing.overhead.declared_memory_bytes),
+              MibText(pod.sizing.overhead.shortfall_bytes),
+              MibText(pod.sizing.overhead.required_memory_bytes), s.runtime_handler,
+              setup_.mode == CgroupMode::kEnforce ? "; enforce mode raises the pod cgroup" : ""));
     }
   }
 }
@@ -194,11 +208,12 @@ void Reconciler::ReadAndEnforce(PodRecord& pod) {
       ++pod.cgroup_writes;
       metrics_.CountCgroupWrite("ok");
       log_.Log(Priority::kNotice,
-               fmt::format("pod {}: raised {} of {} from {} to {} because its UVM ({} vCPUs, {} MiB) needs {} on the "
-                           "host",
-                           PodName(s), what, pod.detail.cgroup_parent,
-                           r->before ? std::to_string(*r->before) : "max", r->after ? std::to_string(*r->after) : "?",
-                           sizing.kata.uvm->vcpus, sizing.kata.uvm->memory_mib, target));
+               fmt::format(
+                   "pod {}: raised {} of {} from {} to {} because its UVM ({} vCPUs, {} MiB) needs {} on the "
+                   "host",
+                   PodName(s), what, pod.detail.cgroup_parent, r->before ? std::to_string(*r->before) : "max",
+                   r->after ? std::to_string(*r->after) : "?", sizing.kata.uvm->vcpus,
+                   sizing.kata.uvm->memory_mib, target));
     };
     int64_t memory = *sizing.required_cgroup_memory_bytes;
     if (pod.cgroup.memory_limit_bytes && *pod.cgroup.memory_limit_bytes < memory) {
@@ -209,7 +224,8 @@ void Reconciler::ReadAndEnforce(PodRecord& pod) {
       // The requirement is vCPUs x period; express it at the cgroup's own period.
       int64_t quota = static_cast<int64_t>(sizing.kata.uvm->vcpus) * *pod.cgroup.cpu_period_us;
       if (*pod.cgroup.cpu_quota_us < quota) {
-        record("cpu quota", cgroups_.RaiseCpuQuota(pod.detail.cgroup_parent, quota, *pod.cgroup.cpu_period_us), quota);
+        record("cpu quota",
+               cgroups_.RaiseCpuQuota(pod.detail.cgroup_parent, quota, *pod.cgroup.cpu_period_us), quota);
       }
     }
     if (ok && pod.cgroup_writes > 0) {

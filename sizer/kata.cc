@@ -10,19 +10,22 @@ namespace {
 constexpr int64_t kMib = 1 << 20;
 
 // HypervisorConfig.NumVCPUs(): uint32(math.Ceil(float64(NumVCPUsF))).
-uint32_t CeilVcpus(float vcpus) { return static_cast<uint32_t>(std::ceil(static_cast<double>(vcpus))); }
+uint32_t CeilVcpus(float vcpus) {
+  return static_cast<uint32_t>(std::ceil(static_cast<double>(vcpus)));
+}
 
 void ApplyCaps(const Profile& profile, UvmSize& uvm, std::vector<std::string>& notes) {
   // [I] The runtime caps vCPUs at default_maxvcpus (itself capped at the host's CPUs) in katautils'
   // defaultMaxVCPUs; a profile without max_vcpus has no known cap.
   if (profile.max_vcpus != 0 && uvm.vcpus > profile.max_vcpus) {
-    notes.push_back(fmt::format("vCPUs capped at default_maxvcpus {} (the pod asked for {})", profile.max_vcpus,
-                                uvm.vcpus));
+    notes.push_back(fmt::format("vCPUs capped at default_maxvcpus {} (the pod asked for {})",
+                                profile.max_vcpus, uvm.vcpus));
     uvm.vcpus = profile.max_vcpus;
   }
   if (profile.max_memory_mib != 0 && uvm.memory_mib > profile.max_memory_mib) {
-    notes.push_back(fmt::format("UVM memory {} MiB is above default_maxmemory {} MiB: the hypervisor may refuse it",
-                                uvm.memory_mib, profile.max_memory_mib));
+    notes.push_back(
+        fmt::format("UVM memory {} MiB is above default_maxmemory {} MiB: the hypervisor may refuse it",
+                    uvm.memory_mib, profile.max_memory_mib));
   }
 }
 
@@ -35,9 +38,11 @@ KataSizing SizeStatic(const SandboxResources& sandbox, const Profile& profile) {
     out.notes.push_back(fmt::format("no CPU quota: {} vCPUs from cpu_shares {}", wcpu, sandbox.cpu_shares));
   }
   uint32_t wmem = MibFromBytes(sandbox.memory_limit_in_bytes);
-  if (sandbox.memory_limit_in_bytes > 0 && static_cast<uint64_t>(sandbox.memory_limit_in_bytes) / kMib != wmem) {
-    out.notes.push_back(fmt::format("memory limit {} bytes overflows the runtime's uint32 MiB: it sizes {} MiB",
-                                    sandbox.memory_limit_in_bytes, wmem));
+  if (sandbox.memory_limit_in_bytes > 0 &&
+      static_cast<uint64_t>(sandbox.memory_limit_in_bytes) / kMib != wmem) {
+    out.notes.push_back(
+        fmt::format("memory limit {} bytes overflows the runtime's uint32 MiB: it sizes {} MiB",
+                    sandbox.memory_limit_in_bytes, wmem));
   }
   // Microsoft fork (static_sandbox_default_workload_mem / _vcpus, sandbox_workload_mem_min).
   if (profile.default_workload_mem_mib != 0 && wmem == 0) {
@@ -46,17 +51,19 @@ KataSizing SizeStatic(const SandboxResources& sandbox, const Profile& profile) {
   }
   if (profile.default_workload_vcpus != 0 && wcpu == 0) {
     wcpu = static_cast<float>(profile.default_workload_vcpus);
-    out.notes.push_back(fmt::format("no CPU limit: the runtime adds a default {} vCPU", profile.default_workload_vcpus));
+    out.notes.push_back(
+        fmt::format("no CPU limit: the runtime adds a default {} vCPU", profile.default_workload_vcpus));
   }
   if (profile.workload_mem_min_mib != 0 && wmem < profile.workload_mem_min_mib) {
-    out.refusal = fmt::format("pod memory limit too low: minimum {}MiB, got {}MiB", profile.workload_mem_min_mib, wmem);
+    out.refusal =
+        fmt::format("pod memory limit too low: minimum {}MiB, got {}MiB", profile.workload_mem_min_mib, wmem);
     return out;
   }
   UvmSize uvm;
   uvm.workload_vcpus = wcpu;
   uvm.workload_memory_mib = wmem;
   uvm.vcpus = CeilVcpus(profile.base_vcpus + wcpu);  // float32 add, ceil once
-  uvm.memory_mib = profile.base_memory_mib + wmem;  // uint32, as MemorySize is
+  uvm.memory_mib = profile.base_memory_mib + wmem;   // uint32, as MemorySize is
   ApplyCaps(profile, uvm, out.notes);
   out.uvm = uvm;
   return out;
@@ -87,8 +94,9 @@ KataSizing SizeDynamic(const std::vector<ContainerResources>& containers, const 
   uvm.workload_memory_mib = static_cast<uint32_t>(needed - profile.base_memory_mib);
   uvm.vcpus = CeilVcpus(cpus);
   uvm.memory_mib = static_cast<uint32_t>(current);
-  out.notes.push_back(fmt::format("dynamic sizing: boots with {} MiB and hot-adds container limits in {} MiB blocks",
-                                  profile.base_memory_mib, block));
+  out.notes.push_back(
+      fmt::format("dynamic sizing: boots with {} MiB and hot-adds container limits in {} MiB blocks",
+                  profile.base_memory_mib, block));
   ApplyCaps(profile, uvm, out.notes);
   out.uvm = uvm;
   return out;
@@ -97,7 +105,8 @@ KataSizing SizeDynamic(const std::vector<ContainerResources>& containers, const 
 }  // namespace
 
 float CpusFromQuota(int64_t quota, int64_t period) {
-  if (quota >= 0 && period != 0) return static_cast<float>(quota) / static_cast<float>(static_cast<uint64_t>(period));
+  if (quota >= 0 && period != 0)
+    return static_cast<float>(quota) / static_cast<float>(static_cast<uint64_t>(period));
   return 0;
 }
 
@@ -108,7 +117,8 @@ uint32_t MibFromBytes(int64_t bytes) {
 
 KataSizing SizeUvm(const SandboxResources& sandbox, const std::vector<ContainerResources>& containers,
                    const Profile& profile) {
-  return profile.mode == SizingMode::kStatic ? SizeStatic(sandbox, profile) : SizeDynamic(containers, profile);
+  return profile.mode == SizingMode::kStatic ? SizeStatic(sandbox, profile)
+                                             : SizeDynamic(containers, profile);
 }
 
 }  // namespace uvm::sizer

@@ -22,7 +22,8 @@ struct UvmSize {
 
 struct KataSizing {
   std::optional<UvmSize> uvm;  // nullopt when the runtime refuses the sandbox
-  // The runtime's refusal, worded as the runtime words it ("pod memory limit too low: minimum 128MiB, got 100MiB").
+  // The runtime's refusal, worded as the runtime words it ("pod memory limit too low: minimum 128MiB, got
+  // 100MiB").
   std::optional<std::string> refusal;
   // What the runtime silently did that a person should know (defaults applied, caps, wrap-around).
   std::vector<std::string> notes;

@@ -29,11 +29,19 @@ void Max(OptQ& total, const OptQ& value) {
 }
 
 // API defaulting (pkg/apis/core/v1/defaults.go): a resource with a limit and no request requests its limit.
-OptQ DefaultedRequest(const OptQ& request, const OptQ& limit) { return request ? request : limit; }
+OptQ DefaultedRequest(const OptQ& request, const OptQ& limit) {
+  return request ? request : limit;
+}
 
-OptQ CpuLimit(const ResourceRequirements& r) { return r.limits.cpu; }
-OptQ MemoryLimit(const ResourceRequirements& r) { return r.limits.memory; }
-OptQ CpuRequest(const ResourceRequirements& r) { return DefaultedRequest(r.requests.cpu, r.limits.cpu); }
+OptQ CpuLimit(const ResourceRequirements& r) {
+  return r.limits.cpu;
+}
+OptQ MemoryLimit(const ResourceRequirements& r) {
+  return r.limits.memory;
+}
+OptQ CpuRequest(const ResourceRequirements& r) {
+  return DefaultedRequest(r.requests.cpu, r.limits.cpu);
+}
 OptQ MemoryRequest(const ResourceRequirements& r) {
   return DefaultedRequest(r.requests.memory, r.limits.memory);
 }
@@ -61,10 +69,16 @@ OptQ AggregateContainers(const PodSpec& spec, OptQ (*pick)(const ResourceRequire
   return total;
 }
 
-int64_t MilliOrZero(const OptQ& q) { return q ? q->MilliValue() : 0; }
-int64_t ValueOrZero(const OptQ& q) { return q ? q->Value() : 0; }
+int64_t MilliOrZero(const OptQ& q) {
+  return q ? q->MilliValue() : 0;
+}
+int64_t ValueOrZero(const OptQ& q) {
+  return q ? q->Value() : 0;
+}
 
-bool PositiveQuantity(const OptQ& q) { return q && !q->IsZero(); }
+bool PositiveQuantity(const OptQ& q) {
+  return q && !q->IsZero();
+}
 
 bool HasExclusiveCpus(const PodSpec& spec, const KubeletOptions& options) {
   if (!options.static_cpu_manager || PodQos(spec) != QosClass::kGuaranteed) return false;
@@ -157,7 +171,8 @@ Result<SandboxResources> SandboxResourcesForPod(const PodSpec& spec, const Kubel
   }
   SandboxResources res;
   // kuberuntime calculateLinuxResources: shares from the request, or from the limit when no request.
-  res.cpu_shares = MilliCpuToShares(agg.cpu_request ? MilliOrZero(agg.cpu_request) : MilliOrZero(agg.cpu_limit));
+  res.cpu_shares =
+      MilliCpuToShares(agg.cpu_request ? MilliOrZero(agg.cpu_request) : MilliOrZero(agg.cpu_limit));
   res.memory_limit_in_bytes = ValueOrZero(agg.memory_limit);
   if (options.cpu_cfs_quota) {
     res.cpu_period = options.cpu_cfs_quota_period_us;

@@ -13,7 +13,7 @@ namespace uvm::sizer {
 
 // Node settings of the kubelet that change the numbers.
 struct KubeletOptions {
-  bool cpu_cfs_quota = true;              // --cpu-cfs-quota (default true)
+  bool cpu_cfs_quota = true;                 // --cpu-cfs-quota (default true)
   int64_t cpu_cfs_quota_period_us = 100000;  // --cpu-cfs-quota-period (CustomCPUCFSQuotaPeriod gate)
   // The static CPU manager with DisableCPUQuotaWithExclusiveCPUs: a Guaranteed pod with an integer CPU
   // request gets exclusive CPUs and no CFS quota (-1).

@@ -14,7 +14,8 @@ int64_t HostOverheadModel::OverheadBytes(uint32_t uvm_memory_mib) const {
 }
 
 SandboxSizing SizeSandbox(const SandboxResources& sandbox, const std::vector<ContainerResources>& containers,
-                          const DeclaredOverhead& declared, const Profile& profile, const HostOverheadModel& host) {
+                          const DeclaredOverhead& declared, const Profile& profile,
+                          const HostOverheadModel& host) {
   SandboxSizing out;
   out.kata = SizeUvm(sandbox, containers, profile);
   out.overhead.declared_memory_bytes = declared.memory_bytes;
@@ -27,11 +28,13 @@ SandboxSizing SizeSandbox(const SandboxResources& sandbox, const std::vector<Con
   // The pod cgroup holds the limits plus the declared overhead: the overhead must cover the rest.
   int64_t limits_bytes = std::max<int64_t>(sandbox.memory_limit_in_bytes, 0);
   out.overhead.required_memory_bytes = std::max<int64_t>(host_bytes - limits_bytes, 0);
-  out.overhead.shortfall_bytes = std::max<int64_t>(out.overhead.required_memory_bytes - declared.memory_bytes, 0);
+  out.overhead.shortfall_bytes =
+      std::max<int64_t>(out.overhead.required_memory_bytes - declared.memory_bytes, 0);
 
   int64_t period = sandbox.cpu_period > 0 ? sandbox.cpu_period : kDefaultCpuPeriodUs;
   int64_t limit_millis = sandbox.cpu_quota > 0 ? sandbox.cpu_quota * 1000 / period : 0;
-  out.overhead.required_cpu_millis = std::max<int64_t>(static_cast<int64_t>(uvm.vcpus) * 1000 - limit_millis, 0);
+  out.overhead.required_cpu_millis =
+      std::max<int64_t>(static_cast<int64_t>(uvm.vcpus) * 1000 - limit_millis, 0);
   out.required_cgroup_memory_bytes = host_bytes;
   out.required_cgroup_cpu_quota_us = static_cast<int64_t>(uvm.vcpus) * period;
   return out;

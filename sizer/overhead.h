@@ -51,6 +51,7 @@ struct DeclaredOverhead {
 };
 
 SandboxSizing SizeSandbox(const SandboxResources& sandbox, const std::vector<ContainerResources>& containers,
-                          const DeclaredOverhead& declared, const Profile& profile, const HostOverheadModel& host);
+                          const DeclaredOverhead& declared, const Profile& profile,
+                          const HostOverheadModel& host);
 
 }  // namespace uvm::sizer

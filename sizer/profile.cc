@@ -99,7 +99,8 @@ Status ProfileCatalog::MapHandler(std::string handler, std::string_view profile_
 }
 
 const Profile* ProfileCatalog::Find(std::string_view name) const {
-  auto it = std::find_if(profiles_.begin(), profiles_.end(), [&](const Profile& p) { return p.name == name; });
+  auto it =
+      std::find_if(profiles_.begin(), profiles_.end(), [&](const Profile& p) { return p.name == name; });
   return it == profiles_.end() ? nullptr : &*it;
 }
 

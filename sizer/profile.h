@@ -21,17 +21,17 @@ enum class SizingMode {
 struct Profile {
   std::string name;
   std::string description;
-  float base_vcpus = 1;           // [hypervisor] default_vcpus (float32 in Kata): the UVM OS
-  uint32_t base_memory_mib = 0;   // [hypervisor] default_memory
+  float base_vcpus = 1;          // [hypervisor] default_vcpus (float32 in Kata): the UVM OS
+  uint32_t base_memory_mib = 0;  // [hypervisor] default_memory
   SizingMode mode = SizingMode::kStatic;
-  uint32_t default_workload_mem_mib = 0;    // fork: static_sandbox_default_workload_mem (0 = none)
-  uint32_t default_workload_vcpus = 0;      // fork: static_sandbox_default_workload_vcpus (0 = none)
-  uint32_t workload_mem_min_mib = 0;        // fork: sandbox_workload_mem_min (0 = no minimum)
-  bool shares_fallback = false;             // upstream: cpu from shares when quota is unset
-  uint32_t max_vcpus = 0;                   // [hypervisor] default_maxvcpus (0 = no cap known)
-  uint32_t max_memory_mib = 0;              // [hypervisor] default_maxmemory (0 = no cap known)
-  uint32_t memory_block_mib = 128;          // dynamic mode: guest memory hot-plug granularity
-  bool sandbox_cgroup_only = true;          // [runtime] sandbox_cgroup_only
+  uint32_t default_workload_mem_mib = 0;  // fork: static_sandbox_default_workload_mem (0 = none)
+  uint32_t default_workload_vcpus = 0;    // fork: static_sandbox_default_workload_vcpus (0 = none)
+  uint32_t workload_mem_min_mib = 0;      // fork: sandbox_workload_mem_min (0 = no minimum)
+  bool shares_fallback = false;           // upstream: cpu from shares when quota is unset
+  uint32_t max_vcpus = 0;                 // [hypervisor] default_maxvcpus (0 = no cap known)
+  uint32_t max_memory_mib = 0;            // [hypervisor] default_maxmemory (0 = no cap known)
+  uint32_t memory_block_mib = 128;        // dynamic mode: guest memory hot-plug granularity
+  bool sandbox_cgroup_only = true;        // [runtime] sandbox_cgroup_only
 };
 
 // The six built-in profiles of SIZING.md §4, in table order.

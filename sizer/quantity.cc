@@ -5,6 +5,7 @@
 // exact value; here one exact nano-unit computation replaces both.
 #include "sizer/quantity.h"
 
+#include <algorithm>
 #include <array>
 #include <limits>
 
@@ -19,8 +20,8 @@ using u128 = unsigned __int128;
 constexpr int64_t kNanosPerUnit = 1'000'000'000;
 // math.go maxAllowed = 2^63-1 units, here in nano-units.
 constexpr u128 kMaxNanos = static_cast<u128>(std::numeric_limits<int64_t>::max()) * kNanosPerUnit;
-// Anything this long in an error message is shortened: the message must stay a readable single line.
-constexpr size_t kMaxQuotedBytes = 64;
+// Quoted user text is cut at this many characters (after escaping): error messages stay short lines.
+constexpr size_t kMaxQuotedChars = 64;
 
 constexpr std::array<u128, 39> kPow10 = [] {
   std::array<u128, 39> p{};
@@ -61,21 +62,29 @@ bool IsSpace(char c) {
 // Quotable form of user text: printable ASCII stays, quotes/backslashes/other bytes are escaped.
 std::string Escape(std::string_view text) {
   std::string out;
-  bool cut = text.size() > kMaxQuotedBytes;
-  if (cut) text = text.substr(0, kMaxQuotedBytes);
-  out.reserve(text.size() + 8);
+  out.reserve(std::min(text.size(), kMaxQuotedChars) + 3);
   for (char ch : text) {
+    char buf[5];
+    size_t n = 0;
     auto c = static_cast<unsigned char>(ch);
     if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
+      buf[n++] = '\\';
+      buf[n++] = ch;
     } else if (c >= 0x20 && c < 0x7f) {
-      out += ch;
+      buf[n++] = ch;
     } else {
-      out += fmt::format("\\x{:02x}", c);
+      static constexpr char kHex[] = "0123456789abcdef";
+      buf[n++] = '\\';
+      buf[n++] = 'x';
+      buf[n++] = kHex[c >> 4];
+      buf[n++] = kHex[c & 0xf];
     }
+    if (out.size() + n > kMaxQuotedChars) {
+      out += "...";
+      break;
+    }
+    out.append(buf, n);
   }
-  if (cut) out += "...";
   return out;
 }
 

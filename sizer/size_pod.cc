@@ -30,7 +30,8 @@ struct HandlerChoice {
   const RuntimeClass* runtime_class = nullptr;
 };
 
-HandlerChoice ChooseHandler(const PodSpec& spec, const SizingContext& ctx, std::vector<std::string>& warnings) {
+HandlerChoice ChooseHandler(const PodSpec& spec, const SizingContext& ctx,
+                            std::vector<std::string>& warnings) {
   HandlerChoice choice;
   if (spec.runtime_class_name) {
     choice.runtime_class = FindRuntimeClass(ctx, *spec.runtime_class_name);
@@ -49,9 +50,10 @@ HandlerChoice ChooseHandler(const PodSpec& spec, const SizingContext& ctx, std::
     choice.handler = *alias;
   } else {
     choice.handler = name;
-    warnings.push_back(fmt::format(
-        "runtimeClassName \"{}\": no RuntimeClass of that name in the input and no alias; assuming handler \"{}\"",
-        name, name));
+    warnings.push_back(
+        fmt::format("runtimeClassName \"{}\": no RuntimeClass of that name in the input and no alias; "
+                    "assuming handler \"{}\"",
+                    name, name));
   }
   return choice;
 }
@@ -59,7 +61,8 @@ HandlerChoice ChooseHandler(const PodSpec& spec, const SizingContext& ctx, std::
 void WarnAboutRequests(const PodSpec& spec, std::vector<std::string>& warnings) {
   auto check = [&](const Container& c) {
     const auto& r = c.resources;
-    if ((r.requests.cpu && r.requests.cpu != r.limits.cpu) || (r.requests.memory && r.requests.memory != r.limits.memory)) {
+    if ((r.requests.cpu && r.requests.cpu != r.limits.cpu) ||
+        (r.requests.memory && r.requests.memory != r.limits.memory)) {
       warnings.push_back(fmt::format(
           "container \"{}\": requests are ignored by Kata; the UVM is sized from limits only", c.name));
     }
@@ -72,10 +75,11 @@ void WarnAboutUnboundedCgroup(const PodSpec& spec, const PodSizing& out, std::ve
   if (out.pod_cgroup.memory_limit_bytes) return;
   for (const auto& c : spec.containers) {
     if (!c.resources.limits.memory || c.resources.limits.memory->IsZero()) {
-      warnings.push_back(fmt::format(
-          "container \"{}\" has no memory limit: the pod cgroup gets no memory limit, so the UVM's host memory "
-          "is unbounded and invisible to the scheduler",
-          c.name));
+      warnings.push_back(
+          fmt::format("container \"{}\" has no memory limit: the pod cgroup gets no memory limit, so the "
+                      "UVM's host memory "
+                      "is unbounded and invisible to the scheduler",
+                      c.name));
       return;
     }
   }
@@ -106,15 +110,17 @@ Result<PodSizing> SizePod(const Pod& pod, const SizingContext& ctx) {
     return flag ? flag : own ? own : fixed;
   };
   const ResourceList* fixed = choice.runtime_class ? &choice.runtime_class->overhead_pod_fixed : nullptr;
-  spec.overhead.cpu = pick(ctx.overhead_override.cpu, pod.spec.overhead.cpu, fixed ? fixed->cpu : std::nullopt);
+  spec.overhead.cpu =
+      pick(ctx.overhead_override.cpu, pod.spec.overhead.cpu, fixed ? fixed->cpu : std::nullopt);
   spec.overhead.memory =
       pick(ctx.overhead_override.memory, pod.spec.overhead.memory, fixed ? fixed->memory : std::nullopt);
   if (choice.runtime_class && pod.spec.overhead.memory && fixed && fixed->memory &&
       *pod.spec.overhead.memory != *fixed->memory) {
-    warnings.push_back(fmt::format(
-        "spec.overhead.memory {} differs from RuntimeClass \"{}\" overhead.podFixed.memory {}: admission rejects "
-        "such a pod",
-        pod.spec.overhead.memory->String(), choice.runtime_class->name, fixed->memory->String()));
+    warnings.push_back(
+        fmt::format("spec.overhead.memory {} differs from RuntimeClass \"{}\" overhead.podFixed.memory {}: "
+                    "admission rejects "
+                    "such a pod",
+                    pod.spec.overhead.memory->String(), choice.runtime_class->name, fixed->memory->String()));
   }
 
   auto sandbox = SandboxResourcesForPod(spec, ctx.kubelet);
@@ -125,16 +131,19 @@ Result<PodSizing> SizePod(const Pod& pod, const SizingContext& ctx) {
 
   if (!profile) {
     out.profile = std::nullopt;
-    warnings.push_back(out.handler.empty()
-                           ? std::string("no runtimeClassName: runs on the node's default runtime, not VM-isolated")
-                           : fmt::format("handler \"{}\" has no sizing profile: not VM-isolated", out.handler));
+    warnings.push_back(
+        out.handler.empty()
+            ? std::string("no runtimeClassName: runs on the node's default runtime, not VM-isolated")
+            : fmt::format("handler \"{}\" has no sizing profile: not VM-isolated", out.handler));
     return out;
   }
   out.profile = profile->name;
 
   DeclaredOverhead declared{
       .memory_bytes = spec.overhead.memory ? spec.overhead.memory->Value() : 0,
-      .cpu_millis = spec.overhead.cpu && !spec.overhead.cpu->MilliValueOverflows() ? spec.overhead.cpu->MilliValue() : 0,
+      .cpu_millis = spec.overhead.cpu && !spec.overhead.cpu->MilliValueOverflows()
+                        ? spec.overhead.cpu->MilliValue()
+                        : 0,
   };
   SandboxSizing sized =
       SizeSandbox(out.sandbox, ContainerResourcesForPod(spec, ctx.kubelet), declared, *profile, ctx.host);
@@ -152,17 +161,19 @@ Result<PodSizing> SizePod(const Pod& pod, const SizingContext& ctx) {
   WarnAboutUnboundedCgroup(pod.spec, out, warnings);
   if (out.overhead.shortfall_bytes > 0) {
     warnings.push_back(fmt::format(
-        "declared overhead memory {} is {} short of the {} this UVM needs beyond the pod's limits (UVM {} MiB + "
+        "declared overhead memory {} is {} short of the {} this UVM needs beyond the pod's limits (UVM {} "
+        "MiB + "
         "host overhead): the VMM can be OOM-killed on the host",
         declared.memory_bytes == 0 ? std::string("(none)") : Mib(declared.memory_bytes),
         Mib(out.overhead.shortfall_bytes), Mib(out.overhead.required_memory_bytes), out.uvm->memory_mib));
   }
   uint32_t limit_mib = MibFromBytes(out.sandbox.memory_limit_in_bytes);
   if (limit_mib > 0 && out.uvm->memory_mib < limit_mib + kGuestOsMib) {
-    warnings.push_back(fmt::format(
-        "the guest kernel and agent take ~{} MiB of the UVM's {} MiB: the workload's {} MiB limit cannot be fully "
-        "used before the guest runs out of memory",
-        kGuestOsMib, out.uvm->memory_mib, limit_mib));
+    warnings.push_back(
+        fmt::format("the guest kernel and agent take ~{} MiB of the UVM's {} MiB: the workload's {} MiB "
+                    "limit cannot be fully "
+                    "used before the guest runs out of memory",
+                    kGuestOsMib, out.uvm->memory_mib, limit_mib));
   }
   return out;
 }

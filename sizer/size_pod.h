@@ -38,7 +38,7 @@ struct PodSizing {
   std::optional<std::string> profile;  // nullopt: not VM-isolated (e.g. runc)
   QosClass qos = QosClass::kBestEffort;
   SandboxResources sandbox;
-  PodCgroupLimits pod_cgroup;          // as the kubelet sets it, declared overhead included
+  PodCgroupLimits pod_cgroup;  // as the kubelet sets it, declared overhead included
   std::optional<UvmSize> uvm;
   std::optional<std::string> refusal;  // the runtime would refuse the sandbox
   std::optional<int64_t> host_memory_bytes;

@@ -11,8 +11,8 @@ namespace {
 void BM_SizeFromCriResources(benchmark::State& state) {
   const Profile& profile = *FindBuiltinProfile("aks-kata-cc-2048");
   HostOverheadModel host;
-  SandboxResources sandbox{.cpu_period = 100000, .cpu_quota = 150000, .cpu_shares = 1536,
-                           .memory_limit_in_bytes = 536870912};
+  SandboxResources sandbox{
+      .cpu_period = 100000, .cpu_quota = 150000, .cpu_shares = 1536, .memory_limit_in_bytes = 536870912};
   DeclaredOverhead declared{.memory_bytes = 160 << 20, .cpu_millis = 250};
   for (auto _ : state) {
     benchmark::DoNotOptimize(sandbox);

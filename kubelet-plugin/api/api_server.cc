@@ -102,7 +102,7 @@ class ApiServerImpl final : public ApiServer, public pb::UvmSizer::Service {
   ~ApiServerImpl() override { Stop(milliseconds(500)); }
 
   Status Listen(const std::string& group) {
-    struct stat st{};
+    struct stat st {};
     if (lstat(socket_path_.c_str(), &st) == 0) {
       // Only a stale socket is replaced: never delete a file someone put there.
       if (!S_ISSOCK(st.st_mode)) {
@@ -127,8 +127,8 @@ class ApiServerImpl final : public ApiServer, public pb::UvmSizer::Service {
         (gid && chown(socket_path_.c_str(), static_cast<uid_t>(-1), *gid) != 0)) {
       std::string why = std::strerror(errno);
       Stop(milliseconds(100));
-      return Error{fmt::format("api.socket: cannot set mode 0660{} on {}: {}", gid ? " and group " + group : "",
-                               socket_path_, why)};
+      return Error{fmt::format("api.socket: cannot set mode 0660{} on {}: {}",
+                               gid ? " and group " + group : "", socket_path_, why)};
     }
     return {};
   }
@@ -168,7 +168,8 @@ class ApiServerImpl final : public ApiServer, public pb::UvmSizer::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ListPods(grpc::ServerContext*, const pb::ListPodsRequest*, pb::ListPodsResponse* out) override {
+  grpc::Status ListPods(grpc::ServerContext*, const pb::ListPodsRequest*,
+                        pb::ListPodsResponse* out) override {
     for (const auto& p : Snapshot()->pods) ToProto(p, *out->add_pods());
     return grpc::Status::OK;
   }
@@ -187,7 +188,8 @@ class ApiServerImpl final : public ApiServer, public pb::UvmSizer::Service {
     return {grpc::StatusCode::NOT_FOUND, "no such pod"};
   }
 
-  grpc::Status SizePod(grpc::ServerContext*, const pb::SizePodRequest* req, pb::SizePodResponse* out) override {
+  grpc::Status SizePod(grpc::ServerContext*, const pb::SizePodRequest* req,
+                       pb::SizePodResponse* out) override {
     SizeRequest r{.handler = req->handler(), .profile = req->profile()};
     if (req->has_resources()) {
       r.resources = FromProto(req->resources());
@@ -344,7 +346,8 @@ Status WatchPods(const std::string& socket_path, milliseconds timeout,
   return {};
 }
 
-Result<SizeResponse> CallSizePod(const std::string& socket_path, const SizeRequest& request, milliseconds timeout) {
+Result<SizeResponse> CallSizePod(const std::string& socket_path, const SizeRequest& request,
+                                 milliseconds timeout) {
   auto stub = Connect(socket_path);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout);

@@ -42,7 +42,8 @@ Result<Profile> ProfileFromTable(const toml::table& table, std::string name, std
 // sandbox_cgroup_only, and the Microsoft fork's static_sandbox_default_workload_mem,
 // static_sandbox_default_workload_vcpus, sandbox_workload_mem_min. default_vcpus < 0 or > host_cpus means
 // host_cpus. Defaults for missing keys are Kata's own (cited in the source).
-Result<Profile> ProfileFromKataConfig(std::string_view toml_text, std::string profile_name, uint32_t host_cpus);
+Result<Profile> ProfileFromKataConfig(std::string_view toml_text, std::string profile_name,
+                                      uint32_t host_cpus);
 
 // One runtime entry of containerd's CRI plugin config
 // (plugins."io.containerd.grpc.v1.cri".containerd.runtimes.<handler>), version 2 and version 3 layouts.

@@ -9,7 +9,9 @@ namespace {
 
 using nlohmann::json;
 
-json Nullable(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
+json Nullable(const std::optional<int64_t>& v) {
+  return v ? json(*v) : json(nullptr);
+}
 
 json PodJson(const PodSizing& s) {
   return {

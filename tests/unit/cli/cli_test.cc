@@ -15,7 +15,9 @@ using nlohmann::json;
 using testing::ProcessResult;
 using testing::RunProcess;
 
-std::string Fixture(const std::string& name) { return std::string(UVM_FIXTURES_DIR) + "/cli/" + name; }
+std::string Fixture(const std::string& name) {
+  return std::string(UVM_FIXTURES_DIR) + "/cli/" + name;
+}
 
 ProcessResult Cli(std::vector<std::string> args, const std::string& input = "") {
   args.insert(args.begin(), UVM_SIZER_BIN);
@@ -68,7 +70,9 @@ TEST(CliSize, JsonContractKeysAndTypes) {
   EXPECT_EQ(pod["name"], "e-two-containers");
   EXPECT_EQ(pod["handler"], "kata-cc");
   EXPECT_EQ(pod["profile"], "aks-kata-cc-2048");
-  EXPECT_EQ(pod["sandbox"], (json{{"cpu_period", 100000}, {"cpu_quota", 50000}, {"cpu_shares", 512},
+  EXPECT_EQ(pod["sandbox"], (json{{"cpu_period", 100000},
+                                  {"cpu_quota", 50000},
+                                  {"cpu_shares", 512},
                                   {"memory_limit_in_bytes", 536870912}}));
   EXPECT_EQ(pod["uvm"]["vcpus"], 2);
   EXPECT_EQ(pod["uvm"]["memory_mib"], 2560);
@@ -105,7 +109,9 @@ TEST(CliSize, InvalidQuantityExits2NamingFileDocumentFieldAndValue) {
 }
 
 TEST(CliSize, StdinIsNamedInMessages) {
-  auto r = Cli({"size", "-"}, "kind: Pod\nmetadata: {name: x}\nspec: {containers: [{name: a, resources: {limits: {cpu: 1K}}}]}\n");
+  auto r = Cli(
+      {"size", "-"},
+      "kind: Pod\nmetadata: {name: x}\nspec: {containers: [{name: a, resources: {limits: {cpu: 1K}}}]}\n");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err.rfind("uvm-sizer size: <stdin>: document 1 (Pod default/x):", 0), 0u) << r.err;
   EXPECT_NE(r.err.find("\"1K\""), std::string::npos) << r.err;
@@ -153,7 +159,8 @@ TEST(CliSize, RuntimeClassesInTheInputSupplyHandlerAndDeclaredOverhead) {
   EXPECT_EQ(pod["pod_cgroup_memory_limit_bytes"], (1024LL + 600) << 20);
   EXPECT_EQ(pod["uvm"]["memory_mib"], 1280);
   // The flag wins over the RuntimeClass.
-  auto flagged = Cli({"size", Fixture("runtimeclass-and-deployment.yaml"), "--overhead-memory", "1Gi", "-o", "json"});
+  auto flagged =
+      Cli({"size", Fixture("runtimeclass-and-deployment.yaml"), "--overhead-memory", "1Gi", "-o", "json"});
   EXPECT_EQ(Json(flagged)["pods"][0]["overhead"]["declared_memory_bytes"], 1LL << 30);
   // --handler wins over runtimeClassName; runc is not VM-isolated.
   auto runc = Cli({"size", Fixture("runtimeclass-and-deployment.yaml"), "--handler", "runc", "-o", "json"});
@@ -194,7 +201,8 @@ TEST(CliRuntimeClass, VmMemoryScalesTheHostOverheadAndBadInputExits2) {
   ASSERT_EQ(small.exit_code, 0);
   ASSERT_EQ(big.exit_code, 0);
   auto mem = [](const ProcessResult& r) {
-    return sizer::Quantity::Parse(YAML::Load(r.out)["overhead"]["podFixed"]["memory"].as<std::string>())->Value();
+    return sizer::Quantity::Parse(YAML::Load(r.out)["overhead"]["podFixed"]["memory"].as<std::string>())
+        ->Value();
   };
   EXPECT_GT(mem(big), mem(small) + (200LL << 20));  // 4.4 MiB per GiB over 62 more GiB
   EXPECT_EQ(YAML::Load(small.out)["metadata"]["name"].as<std::string>(), "kata-cc-isolation");

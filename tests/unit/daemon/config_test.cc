@@ -30,7 +30,9 @@ class TempDir {
   fs::path path_;
 };
 
-Status Apply(const std::string& text, DaemonConfig& c) { return ApplyConfigText(text, "test.toml", c); }
+Status Apply(const std::string& text, DaemonConfig& c) {
+  return ApplyConfigText(text, "test.toml", c);
+}
 
 TEST(DaemonConfig, DefaultsAreTheDocumentedOnes) {
   DaemonConfig c;
@@ -109,15 +111,18 @@ TEST(DaemonConfig, ErrorsNameFileKeyAndValueAndChangeNothing) {
     const char* message;
   };
   std::vector<Case> cases = {
-      {"[cgroups]\nmode = \"enforcing\"\n", "test.toml: cgroups.mode: invalid value \"enforcing\" (observe or enforce)"},
+      {"[cgroups]\nmode = \"enforcing\"\n",
+       "test.toml: cgroups.mode: invalid value \"enforcing\" (observe or enforce)"},
       {"[cri]\nendpoint = \"tcp://x\"\n", "test.toml: cri.endpoint: must be unix:///path, got \"tcp://x\""},
       {"[cri]\npoll_interval = \"2 s\"\n", "test.toml: cri.poll_interval: invalid duration \"2 s\""},
       {"[cri]\npoll_interval = 2\n", "test.toml: cri.poll_interval: must be a string, got 2"},
       {"[cri]\npoll = \"2s\"\n", "test.toml: cri.poll: unknown key"},
       {"[crii]\n", "test.toml: crii: unknown key"},
-      {"[host_overhead]\nfixed = \"1.5.5Mi\"\n", "test.toml: host_overhead.fixed: invalid quantity \"1.5.5Mi\""},
+      {"[host_overhead]\nfixed = \"1.5.5Mi\"\n",
+       "test.toml: host_overhead.fixed: invalid quantity \"1.5.5Mi\""},
       {"[host_overhead]\nfixed = \"-1Mi\"\n", "test.toml: host_overhead.fixed: must not be negative"},
-      {"[kubelet]\ncpu_cfs_quota_period = \"5s\"\n", "test.toml: kubelet.cpu_cfs_quota_period: must be between"},
+      {"[kubelet]\ncpu_cfs_quota_period = \"5s\"\n",
+       "test.toml: kubelet.cpu_cfs_quota_period: must be between"},
       {"[log]\nlevel = \"loud\"\n", "test.toml: log.level: invalid value \"loud\""},
       {"[api]\nsocket = \"relative.sock\"\n", "test.toml: api.socket: must be an absolute path"},
       {"cri = 3\n", "test.toml: cri: must be a table"},
@@ -161,7 +166,9 @@ TEST(DaemonConfig, HandlersMustNameAKnownProfile) {
 
 TEST(DaemonConfig, PrintedConfigParsesBackToTheSameValues) {
   DaemonConfig c;
-  ASSERT_TRUE(Apply("[cgroups]\nmode = \"enforce\"\n[cri]\npoll_interval = \"1500ms\"\n[handlers]\nkata = \"aks-2025\"\n", c)
+  ASSERT_TRUE(Apply("[cgroups]\nmode = \"enforce\"\n[cri]\npoll_interval = \"1500ms\"\n[handlers]\nkata = "
+                    "\"aks-2025\"\n",
+                    c)
                   .ok());
   std::string printed = ConfigToToml(c);
   DaemonConfig back;
@@ -188,9 +195,10 @@ TEST(DaemonConfig, ShippedDefaultConfigListsEveryKeyCommentedOut) {
   auto st = Apply(uncommented, parsed);
   ASSERT_TRUE(st.ok()) << st.error().message << "\n" << uncommented;
   EXPECT_EQ(ConfigToToml(parsed), ConfigToToml(defaults)) << "the commented defaults drifted from the code";
-  for (const char* key : {"endpoint", "resync_interval", "poll_interval", "call_timeout", "root", "mode", "listen",
-                          "socket", "group", "fixed", "per_gib", "cpu_cfs_quota", "cpu_cfs_quota_period",
-                          "static_cpu_manager", "containerd_config", "interval", "shim_monitor_dir", "level"}) {
+  for (const char* key :
+       {"endpoint", "resync_interval", "poll_interval", "call_timeout", "root", "mode", "listen", "socket",
+        "group", "fixed", "per_gib", "cpu_cfs_quota", "cpu_cfs_quota_period", "static_cpu_manager",
+        "containerd_config", "interval", "shim_monitor_dir", "level"}) {
     EXPECT_NE(uncommented.find(std::string(key) + " ="), std::string::npos) << key;
   }
   // The file itself, as shipped (all commented), is a valid config.

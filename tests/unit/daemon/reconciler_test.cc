@@ -70,9 +70,14 @@ class FakeCgroups : public CgroupPort {
   bool write_fails = false;
 };
 
-SandboxDetail KataCcPod(const std::string& id, const std::string& uid, int64_t limit_bytes, int64_t declared_bytes) {
+SandboxDetail KataCcPod(const std::string& id, const std::string& uid, int64_t limit_bytes,
+                        int64_t declared_bytes) {
   SandboxDetail d;
-  d.summary = {.id = id, .name = "web-" + uid, .namespace_ = "default", .uid = uid, .runtime_handler = "kata-cc",
+  d.summary = {.id = id,
+               .name = "web-" + uid,
+               .namespace_ = "default",
+               .uid = uid,
+               .runtime_handler = "kata-cc",
                .ready = true};
   d.cgroup_parent = "/kubepods/burstable/pod" + uid;
   d.resources = sizer::SandboxResources{100000, 150000, 1536, limit_bytes};
@@ -92,12 +97,14 @@ class ReconcilerTest : public ::testing::Test {
   }
   void AddPod(const SandboxDetail& d, int64_t kubelet_limit) {
     runtime_.sandboxes[d.summary.id] = d;
-    cgroups_.cgroups[d.cgroup_parent] =
-        CgroupReading{.memory_limit_bytes = kubelet_limit, .memory_usage_bytes = 64 * kMib,
-                      .cpu_quota_us = 175000, .cpu_period_us = 100000};
+    cgroups_.cgroups[d.cgroup_parent] = CgroupReading{.memory_limit_bytes = kubelet_limit,
+                                                      .memory_usage_bytes = 64 * kMib,
+                                                      .cpu_quota_us = 175000,
+                                                      .cpu_period_us = 100000};
   }
   bool Logged(std::string_view fragment) const {
-    return std::any_of(lines_.begin(), lines_.end(), [&](const auto& l) { return l.find(fragment) != l.npos; });
+    return std::any_of(lines_.begin(), lines_.end(),
+                       [&](const auto& l) { return l.find(fragment) != l.npos; });
   }
 
   FakeRuntime runtime_;
@@ -243,7 +250,8 @@ TEST_F(ReconcilerTest, ReconfigureResizesEveryPod) {
 TEST_F(ReconcilerTest, DynamicProfilesFetchContainerLimits) {
   SandboxDetail d = KataCcPod("sb1", "u1", 0, 0);
   d.resources.reset();
-  d.containers = {{.name = "a", .cpu_period = 100000, .cpu_quota = 100000, .memory_limit_in_bytes = 100 * kMib}};
+  d.containers = {
+      {.name = "a", .cpu_period = 100000, .cpu_quota = 100000, .memory_limit_in_bytes = 100 * kMib}};
   AddPod(d, 0);
   ReconcileSetup setup;
   ASSERT_TRUE(setup.catalog.MapHandler("kata-cc", "upstream-dynamic").ok());

@@ -96,9 +96,9 @@ TEST(KataSizing, TinyLimitsFloorToWholeMiB) {
 }
 
 TEST(KataSizing, ExclusiveCpusWithoutQuotaFallBackToSharesOnlyUpstream) {
-  SandboxResources sandbox{.cpu_period = 100000, .cpu_quota = -1, .cpu_shares = 2048,
-                           .memory_limit_in_bytes = 1LL << 30};
-  EXPECT_EQ(SizeUvm(sandbox, {}, P("upstream-static")).uvm->vcpus, 3u);  // 1 + ceil(2048/1024)
+  SandboxResources sandbox{
+      .cpu_period = 100000, .cpu_quota = -1, .cpu_shares = 2048, .memory_limit_in_bytes = 1LL << 30};
+  EXPECT_EQ(SizeUvm(sandbox, {}, P("upstream-static")).uvm->vcpus, 3u);   // 1 + ceil(2048/1024)
   EXPECT_EQ(SizeUvm(sandbox, {}, P("aks-kata-cc-2048")).uvm->vcpus, 1u);  // quota -1 = no workload CPUs
   EXPECT_EQ(SizeUvm(sandbox, {}, P("aks-2025")).uvm->vcpus, 1u);          // the 1-vCPU default
   sandbox.cpu_shares = 1025;

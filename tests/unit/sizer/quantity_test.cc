@@ -266,6 +266,10 @@ TEST(Quantity, ErrorsAreOneEscapedLine) {
   std::string error = ErrorOf("1" + std::string(5000, 'K'));
   EXPECT_LT(error.size(), 200u);
   EXPECT_NE(error.find("...\": unknown suffix \"KKK"), std::string::npos) << error;
+  // Escaping counts against the length too.
+  error = ErrorOf("K" + std::string(100, '\0'));
+  EXPECT_LT(error.size(), 200u);
+  EXPECT_EQ(error.find('\0'), std::string::npos);
 }
 
 TEST(Quantity, MilliValueOverflowIsReported) {

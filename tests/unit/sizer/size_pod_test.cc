@@ -39,7 +39,8 @@ TEST(SizePod, KataCcDeploymentAsInTheJsonContract) {
   EXPECT_EQ(s.profile.value_or(""), "aks-kata-cc-2048");
   EXPECT_EQ(s.sandbox, (SandboxResources{100000, 150000, 1536, 536870912}));
   ASSERT_TRUE(s.uvm);
-  // ceil(1 + 1.5) = 3 by SIZING.md §3 (the JSON example shows 2; the formula is what the runtime does).
+  // ceil(1 + 1.5) = 3 by SIZING.md §3 (the JSON example shows 2; the formula is what the runtime
+  // does).
   EXPECT_EQ(s.uvm->vcpus, 3u);
   EXPECT_EQ(s.uvm->memory_mib, 2560u);
   HostOverheadModel host;
@@ -57,12 +58,14 @@ TEST(SizePod, HostOverheadModelDefaultsMatchTheCitedMeasurements) {
   // AKS reserves ~88 MiB for a 512 MiB VM (RuntimeClass overhead 600Mi).
   EXPECT_NEAR(static_cast<double>(host.OverheadBytes(512)) / kMib, 88.2, 0.05);
   // AKS's measured slope: 4.4 MiB more per GiB of guest RAM.
-  EXPECT_NEAR(static_cast<double>(host.OverheadBytes(1024 * 11) - host.OverheadBytes(1024)) / kMib, 44.0, 0.01);
+  EXPECT_NEAR(static_cast<double>(host.OverheadBytes(1024 * 11) - host.OverheadBytes(1024)) / kMib, 44.0,
+              0.01);
 }
 
 TEST(SizePod, DeclaredOverheadComesFromFlagThenSpecThenRuntimeClass) {
   SizingContext ctx;
-  ctx.runtime_classes = {{.name = "kata-vm-isolation", .handler = "kata", .overhead_pod_fixed = {Q("250m"), Q("600Mi")}}};
+  ctx.runtime_classes = {
+      {.name = "kata-vm-isolation", .handler = "kata", .overhead_pod_fixed = {Q("250m"), Q("600Mi")}}};
   Pod pod = WebPod("kata-vm-isolation", "1", "1Gi");
   PodSizing from_rc = Size(pod, ctx);
   EXPECT_EQ(from_rc.overhead.declared_memory_bytes, 600 * kMib);
