@@ -102,6 +102,13 @@ class ApiServerImpl final : public ApiServer, public pb::UvmSizer::Service {
   ~ApiServerImpl() override { Stop(milliseconds(500)); }
 
   Status Listen(const std::string& group) {
+    // systemd's tmpfiles entry makes the directory; a foreground run makes it here.
+    if (auto slash = socket_path_.rfind('/'); slash != std::string::npos && slash > 0) {
+      std::string dir = socket_path_.substr(0, slash);
+      if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+        return Error{fmt::format("api.socket: cannot create {}: {}", dir, std::strerror(errno))};
+      }
+    }
     struct stat st {};
     if (lstat(socket_path_.c_str(), &st) == 0) {
       // Only a stale socket is replaced: never delete a file someone put there.
