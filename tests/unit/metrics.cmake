@@ -1,0 +1,20 @@
+# Metrics: series lifecycle, counters and histogram through the text exposition (no network).
+file(GLOB metrics_test_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/metrics/*_test.cc)
+add_executable(metrics_tests ${metrics_test_sources})
+target_link_libraries(metrics_tests PRIVATE uvm_metrics GTest::gtest_main GTest::gmock)
+gtest_discover_tests(metrics_tests DISCOVERY_TIMEOUT 60)
+
+# The shipped alert and recording rules: syntax (promtool check rules) and behaviour (promtool test rules).
+find_program(UVM_PROMTOOL promtool)
+if(UVM_PROMTOOL)
+  add_test(NAME metrics_rules_check
+           COMMAND ${UVM_PROMTOOL} check rules ${PROJECT_SOURCE_DIR}/metrics/rules/uvm-sizer.rules.yml)
+  file(GLOB metrics_rule_tests CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/metrics/rules/*_test.yml)
+  add_test(NAME metrics_rules_test COMMAND ${UVM_PROMTOOL} test rules ${metrics_rule_tests}
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/metrics/rules)
+else()
+  # A missing tool must fail loudly, not make the rule tests vanish.
+  add_test(NAME metrics_rules_check COMMAND ${CMAKE_COMMAND} -E echo
+           "promtool not found: install the Debian package prometheus")
+  set_tests_properties(metrics_rules_check PROPERTIES WILL_FAIL ON)
+endif()
