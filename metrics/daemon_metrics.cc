@@ -1,21 +1,27 @@
 #include "metrics/daemon_metrics.h"
 
 #include <CivetServer.h>
+#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <exception>
 #include <iterator>
 #include <list>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -227,6 +233,7 @@ struct DaemonMetrics::State {
   std::unordered_map<std::string, Pod> pods;
   CounterCache write_counters, error_counters, transition_counters;
 
+  std::string wake_host;                // see ~DaemonMetrics
   std::unique_ptr<CivetServer> server;  // reset first in ~DaemonMetrics: its threads call Serialize()
   std::unique_ptr<CivetHandler> handler;
 };
@@ -384,9 +391,58 @@ prometheus::Counter& DaemonMetrics::State::Cached(
 
 DaemonMetrics::DaemonMetrics(std::string version) : state_(std::make_unique<State>(version)) {}
 
+namespace {
+
+// civetweb 1.15's accept thread polls its listening sockets with a fixed 2 s timeout and only then sees the
+// stop flag, so stopping the server would take up to 2 s (measured: 2003 ms after one scrape), the whole
+// SIGTERM budget of the daemon. Connecting to ourselves wakes that poll; the connection is closed at once.
+void Poke(const std::string& host, uint16_t port) {
+  bool v6 = host.find(':') != std::string::npos;
+  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return;
+  if (v6) {
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(port);
+    if (::inet_pton(AF_INET6, host.c_str(), &a.sin6_addr) == 1) {
+      (void)::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof(a));
+    }
+  } else {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) == 1) {
+      (void)::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof(a));
+    }
+  }
+  ::close(fd);
+}
+
+// Where to connect to reach a server bound to `host` ("0.0.0.0", "[::]", "10.0.0.5", ...).
+std::string ReachableHost(std::string host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty() || host == "0.0.0.0") return "127.0.0.1";
+  if (host == "::") return "::1";
+  return host;
+}
+
+}  // namespace
+
 DaemonMetrics::~DaemonMetrics() {
-  // Join the server's threads before the state they read goes.
+  if (!state_->server) return;
+  // Join the server's threads before the state they read goes; wake its accept loop so that takes ms, not 2
+  // s.
+  std::vector<int> ports = state_->server->getListeningPorts();
+  std::atomic<bool> stopped{false};
+  std::thread waker([&] {
+    while (!stopped.load()) {
+      for (int port : ports) Poke(state_->wake_host, static_cast<uint16_t>(port));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
   state_->server.reset();
+  stopped = true;
+  waker.join();
 }
 
 namespace {
@@ -429,6 +485,7 @@ uvm::Status DaemonMetrics::Listen(const std::string& address) {
     server->addHandler("/metrics", *handler);
     state_->handler = std::move(handler);
     state_->server = std::move(server);
+    state_->wake_host = ReachableHost(address.substr(0, colon));
   } catch (const std::exception& e) {
     return uvm::Error{fmt::format("metrics listen \"{}\": cannot serve /metrics: {}", address, e.what())};
   }

@@ -73,7 +73,9 @@ class DaemonMetrics {
  public:
   // Registers every family, with uvm_sizer_build_info{version} 1 and uvm_sizer_cri_up 0.
   explicit DaemonMetrics(std::string version);
-  ~DaemonMetrics();  // stops the HTTP server (joins its threads) first
+  // Stops the HTTP server and joins its threads: ~20 ms, but up to 2 s while a client is stalled mid-request
+  // (civetweb 1.15 re-checks its stop flag every 2 s). A daemon with a hard stop deadline destroys this last.
+  ~DaemonMetrics();
   DaemonMetrics(const DaemonMetrics&) = delete;
   DaemonMetrics& operator=(const DaemonMetrics&) = delete;
 
