@@ -379,6 +379,40 @@ TEST_F(MetricsPrometheusTest, ShippedRulesAreHealthyAndThePressureAlertFires) {
   metrics_->RemovePod("it-hot");
 }
 
+// Every query of the shipped Grafana dashboard parses and runs on a real Prometheus, with Grafana's variables
+// replaced by what a user would pick.
+TEST_F(MetricsPrometheusTest, DashboardQueriesRunOnARealPrometheus) {
+  metrics_->UpsertPod({"shop", "dash-0", "it-dash", "kata"}, VmSizing());
+  std::ifstream in(UVM_DASHBOARD_FILE);
+  ASSERT_TRUE(in) << UVM_DASHBOARD_FILE;
+  json dashboard = json::parse(in);
+  const std::vector<std::pair<std::string, std::string>> variables{{"$__rate_interval", "1m"},
+                                                                   {"$namespace", ".*"},
+                                                                   {"$node", ".*"},
+                                                                   {"$shape_memory_bytes", "2684354560"},
+                                                                   {"$shape_vcpus", "2"}};
+  size_t queries = 0;
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& target : panel.value("targets", json::array())) {
+      std::string expr = target["expr"];
+      for (const auto& [name, value] : variables) {
+        for (size_t pos; (pos = expr.find(name)) != std::string::npos;) expr.replace(pos, name.size(), value);
+      }
+      EXPECT_EQ(expr.find("$__"), std::string::npos) << "unsubstituted Grafana variable in: " << expr;
+      auto r = prometheus_->Get("/api/v1/query?query=" + testing::UrlEncode(expr));
+      ASSERT_TRUE(r.ok()) << panel["title"] << ": " << r.error().message;
+      EXPECT_EQ((*r)["status"], "success") << panel["title"] << ": " << expr << "\n" << r->dump();
+      ++queries;
+    }
+  }
+  EXPECT_GE(queries, 20u);
+  // The headline panel shows our pods.
+  auto cost = prometheus_->QueryUntil(
+      R"(sum by (namespace) (uvm_sizer_pod_host_memory_bytes{namespace=~".*",instance=~".*"}))", NonEmpty);
+  EXPECT_FALSE(cost.empty());
+  metrics_->RemovePod("it-dash");
+}
+
 // The endpoint itself, without Prometheus.
 TEST(MetricsEndpoint, ServesExactlySerializeAsPrometheusText) {
   DaemonMetrics m("ep");
