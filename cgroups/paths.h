@@ -32,10 +32,10 @@ struct PodCgroupPaths {
 struct PathRules {
   // The kubelet's --cgroup-root (cgroupfs driver): pod cgroups live at <root>/kubepods/... Must be "/" or
   // an absolute path obeying the same component rules.
-  std::string_view kubelet_cgroup_root = "/";
+  std::string kubelet_cgroup_root = "/";
   // When set, the cgroup_parent must name this pod (CRI PodSandboxMetadata.uid): another pod's path is
   // refused. Compared with "-" and "_" treated alike, as systemd slice names escape "-".
-  std::string_view pod_uid;
+  std::string pod_uid;
 };
 
 // Limits on what we accept; far above anything the kubelet produces.

@@ -14,5 +14,6 @@ void AddRuntimeClassCommand(CLI::App& app, int& exit_code);
 void AddProfilesCommand(CLI::App& app, int& exit_code);
 void AddDaemonCommands(CLI::App& app, int& exit_code);  // daemon, config print
 void AddStatusCommand(CLI::App& app, int& exit_code);
+void AddInspectCommand(CLI::App& app, int& exit_code);  // exit 1: a cgroup that cannot be read
 
 }  // namespace uvm::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   uvm::cli::AddDaemonCommands(app, exit_code);
 #endif
   uvm::cli::AddStatusCommand(app, exit_code);
+  uvm::cli::AddInspectCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
