@@ -121,11 +121,15 @@ Result<std::string> ExpandSystemdSlice(std::string_view slice) {
     out += ".slice/";
   }
   out += slice;
+  // Every prefix repeats: 255 bytes of "a-a-a-..." expand quadratically.
+  if (out.size() > kMaxRelativePathBytes) {
+    return Refuse("systemd slice", slice, fmt::format("expands beyond {} bytes", kMaxRelativePathBytes));
+  }
   return out;
 }
 
 Status ValidateRelativeCgroupPath(std::string_view path) {
-  if (auto st = CheckLength("cgroup path", path, 2 * kMaxCgroupParentBytes); !st) return st;
+  if (auto st = CheckLength("cgroup path", path, kMaxRelativePathBytes); !st) return st;
   if (path.front() == '/')
     return Refuse("cgroup path", path, "absolute (must be relative to a hierarchy root)");
   return CheckComponents("cgroup path", path, path, true);

@@ -42,6 +42,7 @@ struct PathRules {
 inline constexpr size_t kMaxCgroupParentBytes = 512;
 inline constexpr size_t kMaxComponentBytes = 255;  // NAME_MAX
 inline constexpr size_t kMaxIdBytes = 128;
+inline constexpr size_t kMaxRelativePathBytes = 4096;  // PATH_MAX
 
 // Validates `cgroup_parent` (and `sandbox_id`, which may be empty) and derives the pod's cgroup paths.
 // Accepted forms:
@@ -56,11 +57,12 @@ Result<PodCgroupPaths> ResolvePodCgroupPaths(std::string_view cgroup_parent, std
 
 // systemd's slice expansion (systemd.slice(5): "-" separates parents): "a-b-c.slice" ->
 // "a.slice/a-b.slice/a-b-c.slice"; "-.slice" (the root slice) -> "". Refuses empty parts ("a--b",
-// "-a", "a-"), non-".slice" names and bytes outside [A-Za-z0-9:_.\-].
+// "-a", "a-"), non-".slice" names, bytes outside [A-Za-z0-9:_.\-] and expansions beyond
+// kMaxRelativePathBytes.
 Result<std::string> ExpandSystemdSlice(std::string_view slice);
 
 // Validates a relative cgroup path (as ResolvePodCgroupPaths returns them): non-empty components of
-// [A-Za-z0-9:._-], no "." or "..", no leading "/", at most kMaxCgroupParentBytes * 2 bytes.
+// [A-Za-z0-9:._-], no "." or "..", no leading "/", at most kMaxRelativePathBytes.
 Status ValidateRelativeCgroupPath(std::string_view path);
 
 }  // namespace uvm::cgroups

@@ -68,6 +68,11 @@ TEST(ExpandSystemdSlice, SystemdRules) {
   EXPECT_FALSE(ExpandSystemdSlice("a-.slice"));
   EXPECT_FALSE(ExpandSystemdSlice("a.scope"));
   EXPECT_FALSE(ExpandSystemdSlice("a/b.slice"));
+  std::string many;  // "a-a-a-...": every prefix repeats, ~15 KiB expanded
+  for (int i = 0; i < 120; ++i) many += "a-";
+  auto deep = ExpandSystemdSlice(many + "a.slice");
+  ASSERT_FALSE(deep);
+  EXPECT_NE(deep.error().message.find("expands beyond 4096"), std::string::npos);
 }
 
 // Every hostile value is refused by the pure rules, each naming the rule it broke.
