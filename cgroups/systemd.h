@@ -44,7 +44,9 @@ class SystemdUnitWriter {
   Status SetUnitProperties(std::string_view unit, const SystemdUnitLimits& limits);
 
   // Raise-only, like CgroupHandle::RaiseMemoryLimit / RaiseCpuQuota: compares the targets with `current`
-  // (a sample of the unit's own cgroup) and asks systemd only for what is finite and lower, in one call.
+  // (a sample of the unit's own cgroup) and asks systemd only for what is finite and lower, in one call
+  // (none when nothing is lower). The report's changes list both properties; its before/after describe
+  // memory when `memory_bytes` is set, else the CPU quota per `cpu->period_us`.
   Result<WriteReport> RaiseUnitLimits(std::string_view unit, const CgroupSample& current,
                                       std::optional<uint64_t> memory_bytes, std::optional<CpuQuota> cpu);
 
