@@ -1,0 +1,606 @@
+#include "sizer/formats/manifest.h"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace uvm::sizer::formats {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+Manifest MustParse(std::string_view yaml) {
+  auto m = ParseManifest(yaml);
+  EXPECT_TRUE(m.ok()) << m.error().message;
+  return m.ok() ? std::move(*m) : Manifest{};
+}
+
+std::string ErrorOf(std::string_view yaml) {
+  auto m = ParseManifest(yaml);
+  EXPECT_FALSE(m.ok()) << "parsed, but an error was expected";
+  return m.ok() ? std::string() : m.error().message;
+}
+
+int64_t Bytes(const std::optional<Quantity>& q) {
+  return q ? q->Value() : -1;
+}
+int64_t Milli(const std::optional<Quantity>& q) {
+  return q ? q->MilliValue() : -1;
+}
+
+constexpr const char* kPodSpec = R"(
+    containers:
+    - name: app
+      image: nginx
+      resources:
+        limits: {cpu: 500m, memory: 512Mi}
+        requests: {cpu: 250m, memory: 256Mi}
+)";
+
+TEST(Manifest, PodWithLimitsAndRequests) {
+  auto m = MustParse(R"(
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  namespace: shop
+spec:
+  runtimeClassName: kata-vm-isolation
+  containers:
+  - name: app
+    resources:
+      limits: {cpu: 500m, memory: 512Mi, ephemeral-storage: 1Gi}
+      requests: {cpu: 250m, memory: 256Mi}
+  - name: log
+)");
+  ASSERT_EQ(m.pods.size(), 1u);
+  const Pod& p = m.pods[0];
+  EXPECT_EQ(p.ref.kind, "Pod");
+  EXPECT_EQ(p.ref.namespace_, "shop");
+  EXPECT_EQ(p.ref.name, "web");
+  EXPECT_EQ(p.ref.document, 1);
+  EXPECT_EQ(p.spec.runtime_class_name, "kata-vm-isolation");
+  ASSERT_EQ(p.spec.containers.size(), 2u);
+  EXPECT_EQ(p.spec.containers[0].name, "app");
+  EXPECT_EQ(Milli(p.spec.containers[0].resources.limits.cpu), 500);
+  EXPECT_EQ(Bytes(p.spec.containers[0].resources.limits.memory), 536870912);
+  EXPECT_EQ(Milli(p.spec.containers[0].resources.requests.cpu), 250);
+  EXPECT_EQ(Bytes(p.spec.containers[0].resources.requests.memory), 268435456);
+  EXPECT_FALSE(p.spec.containers[1].resources.limits.cpu.has_value());
+  EXPECT_FALSE(p.spec.containers[1].resources.limits.memory.has_value());
+  EXPECT_TRUE(m.warnings.empty());
+}
+
+TEST(Manifest, NamespaceDefaultsAndTemplatePodsAreNamedAfterTheirOwner) {
+  struct Case {
+    const char* kind;
+    std::string body;
+  };
+  auto indent = [](std::string_view text, size_t n) {
+    std::string out;
+    std::istringstream in{std::string(text)};
+    for (std::string line; std::getline(in, line);)
+      out += (line.empty() ? "" : std::string(n, ' ')) + line + "\n";
+    return out;
+  };
+  const std::string tmpl =
+      "  template:\n    metadata: {name: ignored, namespace: ignored}\n    spec:" + indent(kPodSpec, 2);
+  const std::string indented_pod_spec = indent(kPodSpec, 6);  // for CronJob
+  const Case cases[] = {
+      {"Pod", std::string("spec:") + kPodSpec},
+      {"Deployment", "spec:\n  replicas: 3\n" + tmpl},
+      {"StatefulSet", "spec:\n" + tmpl},
+      {"DaemonSet", "spec:\n" + tmpl},
+      {"ReplicaSet", "spec:\n" + tmpl},
+      {"ReplicationController", "spec:\n" + tmpl},
+      {"Job", "spec:\n" + tmpl},
+      {"CronJob",
+       "spec:\n  schedule: '*/5 * * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:" +
+           indented_pod_spec},
+      {"PodTemplate", "template:\n  spec:" + std::string(kPodSpec)},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.kind);
+    auto m = MustParse(fmt::format("kind: {}\nmetadata:\n  name: thing\n{}", c.kind, c.body));
+    ASSERT_EQ(m.pods.size(), 1u);
+    EXPECT_EQ(m.pods[0].ref.kind, c.kind);
+    EXPECT_EQ(m.pods[0].ref.namespace_, "default");
+    EXPECT_EQ(m.pods[0].ref.name, "thing");
+    ASSERT_EQ(m.pods[0].spec.containers.size(), 1u);
+    EXPECT_EQ(Milli(m.pods[0].spec.containers[0].resources.limits.cpu), 500);
+    EXPECT_EQ(Bytes(m.pods[0].spec.containers[0].resources.limits.memory), 536870912);
+  }
+}
+
+TEST(Manifest, MultiDocumentWithEmptyDocumentsAndSkippedKinds) {
+  auto m = MustParse(R"(---
+---
+# only a comment
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a}
+spec: {containers: [{name: c}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b}
+spec: {containers: [{name: c}]}
+...
+)");
+  ASSERT_EQ(m.pods.size(), 2u);
+  EXPECT_EQ(m.pods[0].ref.name, "a");
+  EXPECT_EQ(m.pods[1].ref.name, "b");
+  EXPECT_EQ(m.pods[1].ref.document, m.pods[0].ref.document + 1);
+  ASSERT_EQ(m.warnings.size(), 1u);
+  EXPECT_THAT(m.warnings[0], HasSubstr("(Service shop/web): kind Service skipped"));
+  EXPECT_THAT(m.warnings[0], StartsWith(fmt::format("document {} ", m.pods[0].ref.document - 1)));
+}
+
+TEST(Manifest, DocumentNumbersCountFromOne) {
+  auto m = MustParse(
+      "kind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c}]}\n---\n"
+      "kind: Pod\nmetadata: {name: b}\nspec: {containers: [{name: c}]}\n");
+  ASSERT_EQ(m.pods.size(), 2u);
+  EXPECT_EQ(m.pods[0].ref.document, 1);
+  EXPECT_EQ(m.pods[1].ref.document, 2);
+  EXPECT_THAT(
+      ErrorOf("kind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c}]}\n---\nkind: Pod\n"
+              "metadata: {name: b}\nspec: {containers: [{name: c, resources: {limits: {cpu: x}}}]}\n"),
+      StartsWith("document 2 (Pod default/b): spec.containers[0].resources.limits.cpu: invalid quantity"));
+}
+
+TEST(Manifest, EmptyInputIsNoPods) {
+  for (const char* text : {"", "\n", "---\n", "# nothing\n", "---\n...\n"}) {
+    auto m = MustParse(text);
+    EXPECT_TRUE(m.pods.empty());
+    EXPECT_TRUE(m.runtime_classes.empty());
+  }
+}
+
+TEST(Manifest, ListsAndTypedListsRecursively) {
+  auto m = MustParse(R"(
+apiVersion: v1
+kind: List
+items:
+- apiVersion: node.k8s.io/v1
+  kind: RuntimeClass
+  metadata: {name: kata-vm-isolation}
+  handler: kata
+  overhead:
+    podFixed: {cpu: 250m, memory: 600Mi}
+- kind: List
+  items:
+  - kind: Deployment
+    metadata: {name: inner, namespace: ns1}
+    spec: {template: {spec: {containers: [{name: c}]}}}
+- kind: ConfigMap
+  metadata: {name: cfg}
+- apiVersion: v1
+  kind: PodList
+  items:
+  - metadata: {name: typed, namespace: ns2}
+    spec: {containers: [{name: c}]}
+)");
+  ASSERT_EQ(m.runtime_classes.size(), 1u);
+  EXPECT_EQ(m.runtime_classes[0].name, "kata-vm-isolation");
+  ASSERT_EQ(m.pods.size(), 2u);
+  EXPECT_EQ(m.pods[0].ref.kind, "Deployment");
+  EXPECT_EQ(m.pods[0].ref.namespace_, "ns1");
+  EXPECT_EQ(m.pods[0].ref.name, "inner");
+  EXPECT_EQ(m.pods[0].ref.document, 1);
+  EXPECT_EQ(m.pods[1].ref.kind, "Pod");
+  EXPECT_EQ(m.pods[1].ref.name, "typed");
+  ASSERT_EQ(m.warnings.size(), 1u);
+  EXPECT_EQ(m.warnings[0], "document 1 (ConfigMap default/cfg): kind ConfigMap skipped");
+}
+
+TEST(Manifest, ListItemErrorsNameTheItemAndItsPath) {
+  EXPECT_EQ(ErrorOf(R"(kind: List
+items:
+- kind: Pod
+  metadata: {name: ok}
+  spec: {containers: [{name: c}]}
+- kind: Deployment
+  metadata: {name: web}
+  spec:
+    template:
+      spec:
+        containers:
+        - name: c
+          resources: {limits: {memory: -1Gi}}
+)"),
+            "document 1 (Deployment default/web): "
+            "items[1].spec.template.spec.containers[0].resources.limits.memory: "
+            "must not be negative, got \"-1Gi\"");
+  EXPECT_EQ(ErrorOf("kind: List\nitems: [3]\n"),
+            "document 1 (List default/<unnamed>): items[0]: must be a map (a Kubernetes object), got \"3\"");
+  EXPECT_EQ(ErrorOf("kind: List\nitems: {a: b}\n"),
+            "document 1 (List default/<unnamed>): items: must be a list, got a map");
+}
+
+TEST(Manifest, RuntimeClasses) {
+  auto m = MustParse(R"(
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata:
+  name: kata-cc-isolation
+handler: kata-cc
+---
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: kata-vm-isolation}
+handler: kata
+overhead:
+  podFixed:
+    memory: 600Mi
+    cpu: 250m
+scheduling:
+  nodeSelector: {kubernetes.azure.com/kata-vm-isolation: "true"}
+---
+apiVersion: node.k8s.io/v1alpha1
+kind: RuntimeClass
+metadata: {name: old}
+spec: {runtimeHandler: kata}
+)");
+  ASSERT_EQ(m.runtime_classes.size(), 2u);
+  EXPECT_EQ(m.runtime_classes[0].name, "kata-cc-isolation");
+  EXPECT_EQ(m.runtime_classes[0].handler, "kata-cc");
+  EXPECT_FALSE(m.runtime_classes[0].overhead_pod_fixed.memory.has_value());
+  EXPECT_EQ(m.runtime_classes[1].handler, "kata");
+  EXPECT_EQ(Bytes(m.runtime_classes[1].overhead_pod_fixed.memory), 600 * 1048576);
+  EXPECT_EQ(Milli(m.runtime_classes[1].overhead_pod_fixed.cpu), 250);
+  ASSERT_EQ(m.warnings.size(), 1u);
+  EXPECT_THAT(m.warnings[0], HasSubstr("document 3 (RuntimeClass default/old): RuntimeClass with apiVersion "
+                                       "node.k8s.io/v1alpha1 skipped"));
+  EXPECT_TRUE(m.pods.empty());
+}
+
+TEST(Manifest, RuntimeClassErrors) {
+  EXPECT_EQ(ErrorOf("apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: k}\n"),
+            "document 1 (RuntimeClass default/k): handler: missing");
+  EXPECT_EQ(ErrorOf("apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nhandler: kata\n"),
+            "document 1 (RuntimeClass default/<unnamed>): metadata.name: missing");
+  EXPECT_EQ(ErrorOf("apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: k}\nhandler: kata\n"
+                    "overhead: {podFixed: {memory: 6OOMi}}\n"),
+            "document 1 (RuntimeClass default/k): overhead.podFixed.memory: invalid quantity \"6OOMi\": " +
+                Quantity::Parse("6OOMi").error().message.substr(
+                    std::string("invalid quantity \"6OOMi\": ").size()));
+  EXPECT_EQ(ErrorOf("apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: k}\nhandler: [kata]\n"),
+            "document 1 (RuntimeClass default/k): handler: must be a string, got a list");
+}
+
+TEST(Manifest, InitContainersAndSidecars) {
+  auto m = MustParse(R"(
+kind: Pod
+metadata: {name: p}
+spec:
+  initContainers:
+  - name: setup
+    resources: {limits: {cpu: "2", memory: 1Gi}}
+  - name: proxy
+    restartPolicy: Always
+    resources: {limits: {cpu: 100m, memory: 64Mi}}
+  containers:
+  - name: app
+)");
+  ASSERT_EQ(m.pods.size(), 1u);
+  const auto& init = m.pods[0].spec.init_containers;
+  ASSERT_EQ(init.size(), 2u);
+  EXPECT_EQ(init[0].name, "setup");
+  EXPECT_FALSE(init[0].restart_policy_always);
+  EXPECT_EQ(Milli(init[0].resources.limits.cpu), 2000);
+  EXPECT_EQ(init[1].name, "proxy");
+  EXPECT_TRUE(init[1].restart_policy_always);
+  EXPECT_EQ(Bytes(init[1].resources.limits.memory), 64 * 1048576);
+}
+
+TEST(Manifest, PodLevelResourcesAndOverhead) {
+  auto m = MustParse(R"(
+kind: Pod
+metadata: {name: p}
+spec:
+  resources:
+    limits: {cpu: "4", memory: 8Gi}
+    requests: {cpu: "1"}
+  overhead: {cpu: 250m, memory: 600Mi}
+  containers: [{name: app}]
+)");
+  ASSERT_EQ(m.pods.size(), 1u);
+  const auto& s = m.pods[0].spec;
+  EXPECT_EQ(Milli(s.pod_resources.limits.cpu), 4000);
+  EXPECT_EQ(Bytes(s.pod_resources.limits.memory), int64_t{8} << 30);
+  EXPECT_EQ(Milli(s.pod_resources.requests.cpu), 1000);
+  EXPECT_FALSE(s.pod_resources.requests.memory.has_value());
+  EXPECT_EQ(Milli(s.overhead.cpu), 250);
+  EXPECT_EQ(Bytes(s.overhead.memory), 600 * 1048576);
+}
+
+TEST(Manifest, BareNumbersUseTheScalarText) {
+  auto m = MustParse(R"(
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: a
+    resources: {limits: {cpu: 1.5, memory: 1e9}}
+  - name: b
+    resources: {limits: {cpu: 2, memory: 1073741824}}
+  - name: c
+    resources: {limits: {cpu: "0.25", memory: '1E3'}}
+  - name: d
+    resources: {limits: {cpu: 007, memory: null}, requests: {cpu: ~}}
+)");
+  ASSERT_EQ(m.pods.size(), 1u);
+  const auto& c = m.pods[0].spec.containers;
+  EXPECT_EQ(Milli(c[0].resources.limits.cpu), 1500);
+  EXPECT_EQ(Bytes(c[0].resources.limits.memory), 1000000000);
+  EXPECT_EQ(Milli(c[1].resources.limits.cpu), 2000);
+  EXPECT_EQ(Bytes(c[1].resources.limits.memory), 1073741824);
+  EXPECT_EQ(Milli(c[2].resources.limits.cpu), 250);
+  EXPECT_EQ(Bytes(c[2].resources.limits.memory), 1000);
+  EXPECT_EQ(Milli(c[3].resources.limits.cpu), 7000);
+  EXPECT_FALSE(c[3].resources.limits.memory.has_value());
+  EXPECT_FALSE(c[3].resources.requests.cpu.has_value());
+}
+
+TEST(Manifest, BareYaml11IntegersThatKubernetesReadsDifferentlyAreRefused) {
+  for (const char* v : {"010", "0x10", "0b101", "0o17", "1_000", "-0x1"}) {
+    SCOPED_TRACE(v);
+    EXPECT_THAT(
+        ErrorOf(fmt::format("kind: Pod\nmetadata: {{name: p}}\nspec: {{containers: [{{name: a, resources: "
+                            "{{limits: {{cpu: {}}}}}}}]}}\n",
+                            v)),
+        HasSubstr(fmt::format("spec.containers[0].resources.limits.cpu: bare number \"{}\" means something "
+                              "else to Kubernetes",
+                              v)));
+  }
+  // Quoted, the same text is an ordinary quantity string.
+  auto m = MustParse(
+      "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, resources: {limits: "
+      "{cpu: '010'}}}]}\n");
+  EXPECT_EQ(Milli(m.pods[0].spec.containers[0].resources.limits.cpu), 10000);
+}
+
+TEST(Manifest, QuantityErrorsNameDocumentObjectPathAndValue) {
+  const std::string yaml = R"(kind: Pod
+metadata: {name: first}
+spec: {containers: [{name: c}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        resources:
+          limits:
+            memory: 1.5.5Gi
+)";
+  auto q = Quantity::Parse("1.5.5Gi");
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(ErrorOf(yaml),
+            "document 2 (Deployment default/web): spec.template.spec.containers[0].resources.limits."
+            "memory: " +
+                q.error().message);
+  EXPECT_THAT(q.error().message, StartsWith("invalid quantity \"1.5.5Gi\": "));
+}
+
+TEST(Manifest, NegativeAndOverflowingLimits) {
+  auto pod = [](std::string_view resources) {
+    return fmt::format(
+        "kind: Pod\nmetadata: {{name: p, namespace: ns}}\nspec:\n  containers:\n  - name: a\n"
+        "    resources: {}\n",
+        resources);
+  };
+  EXPECT_EQ(
+      ErrorOf(pod("{limits: {cpu: -1}}")),
+      "document 1 (Pod ns/p): spec.containers[0].resources.limits.cpu: must not be negative, got \"-1\"");
+  EXPECT_EQ(ErrorOf(pod("{requests: {memory: '-5Mi'}}")),
+            "document 1 (Pod ns/p): spec.containers[0].resources.requests.memory: must not be negative, got "
+            "\"-5Mi\"");
+  EXPECT_EQ(ErrorOf(pod("{limits: {cpu: 1e16}}")),
+            "document 1 (Pod ns/p): spec.containers[0].resources.limits.cpu: \"1e16\" is too large for a CPU "
+            "quantity (its millicores overflow int64)");
+  // The same size is fine as memory: Value() fits.
+  auto m = MustParse(pod("{limits: {memory: 1e16}}"));
+  EXPECT_EQ(Bytes(m.pods[0].spec.containers[0].resources.limits.memory), 10000000000000000);
+  EXPECT_EQ(
+      ErrorOf("kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a}]\n  overhead: {memory: -1}\n"),
+      "document 1 (Pod default/p): spec.overhead.memory: must not be negative, got \"-1\"");
+}
+
+TEST(Manifest, StructureErrors) {
+  EXPECT_EQ(ErrorOf("- a\n- b\n"), "document 1: must be a map (a Kubernetes object), got a list");
+  EXPECT_EQ(ErrorOf("just text\n"), "document 1: must be a map (a Kubernetes object), got \"just text\"");
+  EXPECT_EQ(
+      ErrorOf("---\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c}]}\n---\napiVersion: v1\n"),
+      "document 2: kind: missing");
+  EXPECT_EQ(ErrorOf("kind: {a: b}\n"), "document 1: kind: must be a string, got a map");
+  EXPECT_EQ(ErrorOf("kind: Pod\nmetadata: {name: p}\nspec: {containers: {name: c}}\n"),
+            "document 1 (Pod default/p): spec.containers: must be a list of containers, got a map");
+  EXPECT_EQ(ErrorOf("kind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n"),
+            "document 1 (Pod default/p): spec.containers: missing (a pod needs at least one container)");
+  EXPECT_EQ(ErrorOf("kind: Pod\nmetadata: {name: p}\n"), "document 1 (Pod default/p): spec: missing");
+  EXPECT_EQ(ErrorOf("kind: Deployment\nmetadata: {name: d}\nspec: {replicas: 2}\n"),
+            "document 1 (Deployment default/d): spec.template: missing");
+  EXPECT_EQ(ErrorOf("kind: Pod\nmetadata: {name: p}\nspec: {containers: [nginx]}\n"),
+            "document 1 (Pod default/p): spec.containers[0]: must be a map (a container), got \"nginx\"");
+  EXPECT_EQ(
+      ErrorOf("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, resources: {limits: "
+              "{memory: {value: 1Gi}}}}]}\n"),
+      "document 1 (Pod default/p): spec.containers[0].resources.limits.memory: must be a quantity (a string "
+      "or a number), got a map");
+  EXPECT_EQ(
+      ErrorOf("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, resources: {limits: [1]}}]}\n"),
+      "document 1 (Pod default/p): spec.containers[0].resources.limits: must be a map, got a list");
+  EXPECT_EQ(ErrorOf("kind: Pod\nmetadata: {name: [p]}\n"),
+            "document 1 (Pod default/<unnamed>): metadata.name: "
+            "must be a string, got a list");
+  EXPECT_EQ(
+      ErrorOf("kind: Pod\nmetadata: {name: p}\nspec: {runtimeClassName: {a: 1}, containers: [{name: c}]}\n"),
+      "document 1 (Pod default/p): spec.runtimeClassName: must be a string, got a map");
+  EXPECT_EQ(
+      ErrorOf("kind: Pod\nmetadata: {name: p}\nspec: {initContainers: [{name: i, restartPolicy: [Always]}], "
+              "containers: [{name: c}]}\n"),
+      "document 1 (Pod default/p): spec.initContainers[0].restartPolicy: must be a string, got a list");
+}
+
+TEST(Manifest, DuplicateKeysAreErrorsAsInKubectl) {
+  EXPECT_EQ(ErrorOf("kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    resources:\n"
+                    "      limits:\n        memory: 1Gi\n        memory: 2Gi\n"),
+            "document 1 (Pod default/p): spec.containers[0].resources.limits.memory: duplicate key (line 9)");
+}
+
+TEST(Manifest, YamlSyntaxErrorsHaveLineAndColumn) {
+  std::string e = ErrorOf(
+      "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\n---\nkind: Pod\nspec: [a, b\n");
+  EXPECT_THAT(e, StartsWith("document 2: YAML syntax error at line "));
+  EXPECT_THAT(e, HasSubstr(", column "));
+  EXPECT_THAT(ErrorOf("kind: Pod\n  bad: indent\n"),
+              StartsWith("document 1: YAML syntax error at line 2, column "));
+  EXPECT_THAT(ErrorOf("a: *nowhere\n"), StartsWith("document 1: YAML syntax error at line 1, column 4: "));
+}
+
+TEST(Manifest, HostileNestingIsAnErrorNotACrash) {
+  for (int depth : {100, 1999, 2000, 5000, 100000}) {
+    SCOPED_TRACE(depth);
+    std::string flow(static_cast<size_t>(depth), '[');
+    auto r = ParseManifest(flow);
+    EXPECT_FALSE(r.ok());
+    std::string flow_maps;
+    for (int i = 0; i < depth; ++i) flow_maps += "{a: ";
+    EXPECT_FALSE(ParseManifest(flow_maps).ok());
+    std::string block;
+    for (int i = 0; i < std::min(depth, 3000); ++i)
+      block += std::string(static_cast<size_t>(i), ' ') + "a:\n";
+    (void)ParseManifest(block);  // valid YAML up to yaml-cpp's depth guard; must simply return
+    std::string dashes;
+    for (int i = 0; i < depth; ++i) dashes += "- ";
+    (void)ParseManifest(dashes + "x\n");
+  }
+  EXPECT_THAT(ParseManifest(std::string(100000, '[')).error().message,
+              StartsWith("document 1: YAML nested more than 499 levels deep at line 1, column "));
+}
+
+TEST(Manifest, AliasBombsAreBounded) {
+  // Each level refers to the previous one 40 times: 40^6 = 4e9 pods if expanded, six lists deep.
+  std::string yaml =
+      "kind: List\nx0: &a0 {kind: Pod, metadata: {name: p}, spec: {containers: [{name: c}]}}\n";
+  for (int i = 1; i <= 5; ++i) {
+    yaml += fmt::format("x{}: &a{} {{kind: List, items: [", i, i);
+    for (int j = 0; j < 40; ++j) yaml += fmt::format("{}*a{}", j ? ", " : "", i - 1);
+    yaml += "]}\n";
+  }
+  yaml += "items: [";
+  for (int j = 0; j < 40; ++j) yaml += fmt::format("{}*a5", j ? ", " : "");
+  yaml += "]\n";
+  auto r = ParseManifest(yaml);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("too many objects through YAML aliases"));
+
+  // Aliases in ordinary use still work.
+  auto m = MustParse(R"(
+kind: List
+items:
+- kind: Pod
+  metadata: {name: a}
+  spec:
+    containers:
+    - name: c
+      resources: &small {limits: {cpu: 250m, memory: 256Mi}}
+- kind: Pod
+  metadata: {name: b}
+  spec:
+    containers:
+    - name: c
+      resources: *small
+)");
+  ASSERT_EQ(m.pods.size(), 2u);
+  EXPECT_EQ(Bytes(m.pods[1].spec.containers[0].resources.limits.memory), 268435456);
+}
+
+TEST(Manifest, HugeInputsAreRefusedOrReadWithoutCrashing) {
+  // 2.1 million tiny nodes: over the node cap.
+  std::string many = "[";
+  for (int i = 0; i < 2'100'000; ++i) many += "1,";
+  many += "1]\n";
+  auto r = ParseManifest(many);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("YAML nodes; split it into smaller files"));
+
+  // Many real documents are fine.
+  std::string docs;
+  for (int i = 0; i < 2000; ++i) {
+    docs += fmt::format(
+        "---\nkind: Pod\nmetadata: {{name: p{}}}\nspec: {{containers: [{{name: c, resources: "
+        "{{limits: {{memory: 1Gi}}}}}}]}}\n",
+        i);
+  }
+  auto m = MustParse(docs);
+  ASSERT_EQ(m.pods.size(), 2000u);
+  EXPECT_EQ(m.pods[1999].ref.document, 2000);
+}
+
+TEST(Manifest, ControlBytesInValuesAreEscapedAndLongValuesShortened) {
+  std::string e = ErrorOf(
+      "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, resources: {limits: "
+      "{memory: \"-1\\u0007\"}}}]}\n");
+  EXPECT_THAT(e, Not(HasSubstr("\a")));
+  std::string long_value(10000, '9');
+  e = ErrorOf("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, resources: {limits: {cpu: -" +
+              long_value + "}}}]}\n");
+  EXPECT_LT(e.size(), 400u);
+}
+
+TEST(Manifest, Examples) {
+  // The shipped examples are also CLI fixtures: they must parse, and say what their names promise.
+  auto read = [](const char* name) {
+    std::ifstream in(std::string(UVM_FIXTURES_DIR) + "/../../examples/" + name);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  auto cc = MustParse(read("kata-cc-deployment.yaml"));
+  ASSERT_EQ(cc.pods.size(), 1u);
+  EXPECT_EQ(cc.pods[0].ref.kind, "Deployment");
+  EXPECT_EQ(cc.pods[0].spec.runtime_class_name, "kata-cc-isolation");
+  EXPECT_TRUE(cc.pods[0].spec.containers[0].resources.limits.memory.has_value());
+
+  auto nolimits = MustParse(read("kata-pod-no-limits.yaml"));
+  ASSERT_EQ(nolimits.pods.size(), 1u);
+  for (const auto& c : nolimits.pods[0].spec.containers) {
+    EXPECT_FALSE(c.resources.limits.memory.has_value());
+    EXPECT_FALSE(c.resources.limits.cpu.has_value());
+  }
+
+  auto rcs = MustParse(read("runtimeclasses.yaml"));
+  ASSERT_EQ(rcs.runtime_classes.size(), 2u);
+  EXPECT_EQ(rcs.runtime_classes[0].name, "kata-vm-isolation");
+  EXPECT_EQ(rcs.runtime_classes[0].handler, "kata");
+  EXPECT_EQ(Bytes(rcs.runtime_classes[0].overhead_pod_fixed.memory), 600 * 1048576);
+  EXPECT_EQ(rcs.runtime_classes[1].name, "kata-cc-isolation");
+  EXPECT_EQ(rcs.runtime_classes[1].handler, "kata-cc");
+  ASSERT_EQ(rcs.pods.size(), 1u);
+  EXPECT_EQ(rcs.pods[0].spec.runtime_class_name, "kata-vm-isolation");
+
+  auto runc = MustParse(read("runc-pod.yaml"));
+  ASSERT_EQ(runc.pods.size(), 1u);
+  EXPECT_FALSE(runc.pods[0].spec.runtime_class_name.has_value());
+}
+
+}  // namespace
+}  // namespace uvm::sizer::formats
