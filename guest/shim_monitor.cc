@@ -80,9 +80,22 @@ class FetchOp : public std::enable_shared_from_this<FetchOp> {
     if (ec) return Finish(Fail("connect", ec));
     http::async_write(stream_, request_, [self = shared_from_this()](beast::error_code wec, size_t) {
       if (wec) return self->Finish(self->Fail("send request", wec));
-      http::async_read(self->stream_, self->buffer_, self->parser_,
-                       [self](beast::error_code rec, size_t) { self->OnRead(rec); });
+      // Header first: Beast 1.74's eager parse loses the body_limit error when a Content-Length above the
+      // limit arrives together with body bytes (basic_parser::put does not stop after finish_header), so
+      // the declared length is checked here before any body is read.
+      http::async_read_header(self->stream_, self->buffer_, self->parser_,
+                              [self](beast::error_code hec, size_t) { self->OnHeader(hec); });
     });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec == http::error::body_limit ||
+        (!ec && parser_.content_length() && *parser_.content_length() > options_.max_response_bytes)) {
+      return Finish(TooLarge());
+    }
+    if (ec) return Finish(Fail("read response header", ec));
+    http::async_read(stream_, buffer_, parser_,
+                     [self = shared_from_this()](beast::error_code rec, size_t) { self->OnRead(rec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -98,6 +111,11 @@ class FetchOp : public std::enable_shared_from_this<FetchOp> {
                             std::string(response.reason()), Printable(response.body()))});
     }
     Finish(std::move(response.body()));
+  }
+
+  Error TooLarge() const {
+    return Error{
+        fmt::format("shim-monitor {}: response larger than {} bytes", path_, options_.max_response_bytes)};
   }
 
   Error Fail(std::string_view step, beast::error_code ec) const {
