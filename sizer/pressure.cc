@@ -372,6 +372,7 @@ PressureAssessment PodPressure::Observe(const PressureSample& sample, const Pres
     guest_oom_.reset();
     host_oom_.reset();
     guest_total_.reset();
+    last_guest_at_.reset();
     out.window_reset = true;
     out.reset_reason = std::move(why);
   };
@@ -411,6 +412,17 @@ PressureAssessment PodPressure::Observe(const PressureSample& sample, const Pres
     out.basis = PressureBasis::kGuest;
     out.capacity_bytes = sample.guest->mem_total_bytes;
     out.available_bytes = std::max<int64_t>(0, sample.guest->mem_available_bytes);
+    last_guest_at_ = sample.at;
+    last_guest_available_ = *out.available_bytes;
+  } else if (last_guest_at_ && guest_total_ && sample.at >= *last_guest_at_ &&
+             sample.at - *last_guest_at_ <= config.guest_grace) {
+    out.basis = PressureBasis::kGuest;
+    out.guest_stale = true;
+    out.capacity_bytes = *guest_total_;
+    const double elapsed = std::chrono::duration<double>(sample.at - *last_guest_at_).count();
+    const double shrink = primary_fit_ ? std::max(0.0, primary_fit_->slope) : 0.0;
+    out.available_bytes =
+        std::max<int64_t>(0, last_guest_available_ - static_cast<int64_t>(shrink * elapsed));
   } else if (HostHasLimit(sample.host)) {
     out.basis = PressureBasis::kHost;
     out.capacity_bytes = *sample.host->limit_bytes;
@@ -591,6 +603,7 @@ PressureAssessment PodPressure::Observe(const PressureSample& sample, const Pres
     if (why.empty()) {
       holds(level_ == PressureLevel::kCritical ? crit : warn, cf, &why);
     }
+    if (out.guest_stale) why.push_back("guest endpoint missed this sample: extrapolated");
     if (clear_since_)
       why.push_back(
           fmt::format("held until clear for {}", FormatThresholdSeconds(Seconds(config.clear_hold))));

@@ -127,6 +127,11 @@ struct PressureConfig {
   // an OOM kill freeing memory) starts a new window: the old trend no longer applies.
   double release_reset_fraction = 0.05;
 
+  // A pod whose guest endpoint answered within guest_grace keeps the guest basis when a fetch fails:
+  // its available memory is extrapolated along the fitted line instead of switching to the host view
+  // for a tick, which would flap the prediction, the level and the cause.
+  std::chrono::seconds guest_grace{30};
+
   // Guest mounts whose path contains one of these are logs, not plain files.
   std::vector<std::string> log_mount_patterns = {"/var/log"};
 };
@@ -174,6 +179,9 @@ struct PressureAssessment {
   uint64_t guest_oom_kills_delta = 0;
   uint64_t host_oom_kills_delta = 0;
 
+  // The guest endpoint missed this sample; guest values are extrapolated from the last one (guest_grace).
+  bool guest_stale = false;
+
   bool window_reset = false;
   std::string reset_reason;  // "sandbox changed", "guest oom_kill counter went backwards", ...
 
@@ -220,6 +228,8 @@ class PodPressure {
   std::optional<uint64_t> guest_oom_;
   std::optional<uint64_t> host_oom_;
   std::optional<int64_t> guest_total_;
+  std::optional<PressureTime> last_guest_at_;
+  int64_t last_guest_available_ = 0;
   std::vector<double> times_;  // seconds since origin_
   // Log bytes drop at rotation; like a Prometheus counter reset, the series then continues from the last
   // value before the drop, so it reads as bytes written (bytes written between that sample and the

@@ -329,6 +329,40 @@ TEST(Pressure, ReleasedMemoryEndsTheTrendAndTheLevelClears) {
   EXPECT_TRUE(a.level_changed);
 }
 
+TEST(Pressure, AMissedGuestFetchKeepsTheGuestBasisWithinGrace) {
+  PressureConfig config;  // guest_grace 30 s
+  PodPressure pod;
+  std::vector<double> scratch;
+  auto with_host = [](PressureSample s) {
+    s.host = HostObservation{.usage_bytes = 2 * kGiB, .limit_bytes = 3 * kGiB};
+    return s;
+  };
+  PressureAssessment a;
+  for (int i = 0; i <= 12; ++i)
+    a = pod.Observe(with_host(GuestSample(i * 5, kGiB - i * 20 * kMiB)), config, scratch);
+  ASSERT_EQ(a.level, PressureLevel::kWarning);  // 4 MiB/s, 784 MiB left: ~196 s
+  const double left = *a.seconds_left;
+  // The shim does not answer for two ticks: the model extrapolates instead of flipping to the host view.
+  for (int i = 13; i <= 14; ++i) {
+    PressureSample s = with_host(GuestSample(i * 5, 0));
+    s.guest.reset();
+    a = pod.Observe(s, config, scratch);
+    EXPECT_EQ(a.basis, PressureBasis::kGuest);
+    EXPECT_TRUE(a.guest_stale);
+    EXPECT_FALSE(a.level_changed);
+    EXPECT_FALSE(a.window_reset);
+    ASSERT_TRUE(a.seconds_left.has_value());
+    EXPECT_NEAR(*a.seconds_left, left - (i - 12) * 5, 0.5);
+    EXPECT_THAT(a.reason, HasSubstr("guest endpoint missed this sample"));
+  }
+  // Beyond the grace (30 s since the last answer), the host view takes over and says so.
+  PressureSample late = with_host(GuestSample(95, 0));
+  late.guest.reset();
+  a = pod.Observe(late, config, scratch);
+  EXPECT_EQ(a.basis, PressureBasis::kHost);
+  EXPECT_FALSE(a.guest_stale);
+}
+
 TEST(Pressure, SampleNotAfterThePreviousIsNotFitted) {
   PressureConfig config;
   PodPressure pod;
