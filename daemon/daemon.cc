@@ -3,12 +3,15 @@
 // Boost 1.74 Asio needs <utility> first on GCC 12 (TOOLCHAIN.md).
 #include <utility>
 
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 #include <boost/asio.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <csignal>
 #include <memory>
 #include <mutex>
@@ -357,8 +360,21 @@ class Daemon {
 
 }  // namespace
 
+// Each watched pod keeps ~15 cgroup fds open (cgroups/handle.h): 250 pods need more than the usual 1024.
+void RaiseOpenFileLimit(Logger& log) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= 8192) return;
+  rlim_t want = std::min<rlim_t>(lim.rlim_max, 8192);
+  if (want <= lim.rlim_cur) return;
+  lim.rlim_cur = want;
+  if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    log.Log(Priority::kWarning, fmt::format("cannot raise the open-file limit to {}: {}", want, std::strerror(errno)));
+  }
+}
+
 int RunDaemon(const DaemonOptions& options) {
   Logger log(options.log_level.value_or(Priority::kInfo));
+  RaiseOpenFileLimit(log);
   auto config = LoadConfig(options.config_path, options.config_path_given);
   if (!config) {
     log.Log(Priority::kError, fmt::format("cannot start: {}", config.error().message));

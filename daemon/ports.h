@@ -51,6 +51,10 @@ struct CgroupReading {
   std::optional<int64_t> memory_usage_bytes;
   std::optional<int64_t> cpu_quota_us;
   std::optional<int64_t> cpu_period_us;
+  // What the pressure watcher reads (issue 5): hierarchical memory.stat, OOM kills, PSI (nullopt: absent).
+  std::optional<int64_t> shmem_bytes, file_bytes, anon_bytes;
+  std::optional<uint64_t> oom_kills;
+  std::optional<double> memory_some_avg10, memory_full_avg10;
 };
 
 // The result of a raise-only write.
@@ -63,8 +67,10 @@ struct WriteOutcome {
 class CgroupPort {
  public:
   virtual ~CgroupPort() = default;
-  // The pod cgroup named by a CRI cgroup_parent (validated: hostile paths are refused, nothing opened).
-  virtual Result<CgroupReading> ReadPod(const std::string& cgroup_parent) = 0;
+  // The pod cgroup named by a CRI cgroup_parent, which must name pod `uid` (validated: hostile paths and
+  // other pods' paths are refused before anything is opened). The Raise* calls act on a cgroup ReadPod
+  // opened.
+  virtual Result<CgroupReading> ReadPod(const std::string& cgroup_parent, const std::string& uid) = 0;
   // Raises the memory limit to `bytes` when it is lower; never lowers; never touches an unlimited one.
   virtual Result<WriteOutcome> RaiseMemoryLimit(const std::string& cgroup_parent, int64_t bytes) = 0;
   // Raises the CFS quota to `quota_us` per `period_us` when the current one is lower and finite.

@@ -181,7 +181,7 @@ void Reconciler::ReadAndEnforce(PodRecord& pod) {
     Publish(pod);
     return;
   }
-  auto reading = cgroups_.ReadPod(pod.detail.cgroup_parent);
+  auto reading = cgroups_.ReadPod(pod.detail.cgroup_parent, s.uid);
   if (!reading) {
     pod.last_error = reading.error().message;
     metrics_.CountError("cgroup_read");
@@ -229,7 +229,7 @@ void Reconciler::ReadAndEnforce(PodRecord& pod) {
       }
     }
     if (ok && pod.cgroup_writes > 0) {
-      if (auto again = cgroups_.ReadPod(pod.detail.cgroup_parent)) pod.cgroup = *again;
+      if (auto again = cgroups_.ReadPod(pod.detail.cgroup_parent, s.uid)) pod.cgroup = *again;
     }
     if (ok) pod.phase = PodPhase::kApplied;
   }

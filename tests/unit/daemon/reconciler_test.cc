@@ -37,7 +37,8 @@ class FakeRuntime : public RuntimePort {
 
 class FakeCgroups : public CgroupPort {
  public:
-  Result<CgroupReading> ReadPod(const std::string& parent) override {
+  Result<CgroupReading> ReadPod(const std::string& parent, const std::string& uid) override {
+    if (parent.find(uid) == std::string::npos) return Error{"another pod's cgroup"};
     if (unreadable.count(parent)) return Error{"ENOENT"};
     return cgroups[parent];
   }

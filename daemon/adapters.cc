@@ -1,0 +1,277 @@
+#include "daemon/adapters.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "cgroups/handle.h"
+#include "cgroups/layout.h"
+#include "cgroups/paths.h"
+#include "cgroups/systemd.h"
+#include "kubelet-plugin/change_feed.h"
+#include "kubelet-plugin/cri_client.h"
+
+namespace uvm::daemon {
+namespace {
+
+std::optional<int64_t> Signed(std::optional<uint64_t> v) {
+  if (!v) return std::nullopt;
+  return static_cast<int64_t>(std::min<uint64_t>(*v, INT64_MAX));
+}
+
+// The host cgroup tree through cgroups/: one kept handle per pod cgroup, systemd-managed slices written
+// through systemd's D-Bus API so that systemd stays their single writer.
+class CgroupfsPort final : public CgroupPort {
+ public:
+  explicit CgroupfsPort(std::string root) : root_(std::move(root)) {}
+
+  Result<CgroupReading> ReadPod(const std::string& parent, const std::string& uid) override {
+    auto pod = OpenPod(parent, uid);
+    if (!pod) return pod.error();
+    auto sample = (*pod)->handle.ReadSample();
+    if (!sample) {
+      // "cgroup is gone": the next look opens it afresh (or learns the pod is gone).
+      handles_.erase(parent);
+      return sample.error();
+    }
+    (*pod)->last = *sample;
+    const auto& s = *sample;
+    CgroupReading r{.memory_limit_bytes = Signed(s.memory_limit_bytes),
+                    .memory_usage_bytes = static_cast<int64_t>(s.memory_usage_bytes),
+                    .cpu_quota_us = Signed(s.cpu_quota_us),
+                    .cpu_period_us = Signed(s.cpu_period_us),
+                    .shmem_bytes = Signed(s.shmem_bytes),
+                    .file_bytes = Signed(s.file_bytes),
+                    .anon_bytes = Signed(s.anon_bytes),
+                    .oom_kills = s.events.oom_kill};
+    // A cgroup with a cpu controller but no quota is unlimited: -1, as CRI and the kubelet spell it.
+    if (!s.cpu_quota_us && s.cpu_period_us) r.cpu_quota_us = -1;
+    if (s.memory_pressure) {
+      r.memory_some_avg10 = s.memory_pressure->some.avg10;
+      if (s.memory_pressure->full) r.memory_full_avg10 = s.memory_pressure->full->avg10;
+    }
+    return r;
+  }
+
+  Result<WriteOutcome> RaiseMemoryLimit(const std::string& parent, int64_t bytes) override {
+    auto pod = OpenPod(parent);
+    if (!pod) return pod.error();
+    Result<cgroups::WriteReport> report =
+        (*pod)->paths.driver == cgroups::CgroupDriver::kSystemd
+            ? ViaSystemd(**pod, static_cast<uint64_t>(bytes), std::nullopt)
+            : (*pod)->handle.RaiseMemoryLimit(static_cast<uint64_t>(bytes));
+    return Outcome(report);
+  }
+
+  Result<WriteOutcome> RaiseCpuQuota(const std::string& parent, int64_t quota_us, int64_t period_us) override {
+    auto pod = OpenPod(parent);
+    if (!pod) return pod.error();
+    cgroups::CpuQuota target{static_cast<uint64_t>(quota_us), static_cast<uint64_t>(period_us)};
+    Result<cgroups::WriteReport> report = (*pod)->paths.driver == cgroups::CgroupDriver::kSystemd
+                                              ? ViaSystemd(**pod, std::nullopt, target)
+                                              : (*pod)->handle.RaiseCpuQuota(target);
+    return Outcome(report);
+  }
+
+  Result<WriteOutcome> BoundKataOverhead(const std::string& sandbox_id, int64_t bytes) override {
+    auto layout = Layout();
+    if (!layout) return layout.error();
+    // The id comes from the runtime: one plain name, or nothing is opened.
+    bool plain = !sandbox_id.empty() && sandbox_id.find('/') == std::string::npos &&
+                 cgroups::ValidateRelativeCgroupPath("kata_overhead/" + sandbox_id).ok();
+    if (!plain) return Error{fmt::format("sandbox id \"{}\" is not a plain cgroup name", sandbox_id)};
+    auto handle = cgroups::CgroupHandle::Open(**layout, "/kata_overhead/" + sandbox_id);
+    if (!handle) return handle.error();
+    auto sample = handle->ReadSample();
+    if (!sample) return sample.error();
+    // Kata leaves this cgroup unlimited; a bound is set once and then only raised.
+    if (!sample->memory_limit_bytes) {
+      const char* file = handle->memory_version() == 1 ? "memory.limit_in_bytes" : "memory.max";
+      if (auto st = handle->WriteMemoryFileUnchecked(file, std::to_string(bytes)); !st) return st.error();
+      return WriteOutcome{.written = true, .before = std::nullopt, .after = bytes};
+    }
+    return Outcome(handle->RaiseMemoryLimit(static_cast<uint64_t>(bytes)));
+  }
+
+  void Forget(const std::string& parent) override { handles_.erase(parent); }
+
+ private:
+  struct Pod {
+    cgroups::PodCgroupPaths paths;
+    cgroups::CgroupHandle handle;
+    std::optional<cgroups::CgroupSample> last;
+  };
+
+  Result<const cgroups::CgroupLayout*> Layout() {
+    if (!layout_) {
+      auto l = cgroups::DetectLayout(root_);
+      if (!l) return l.error();
+      layout_ = std::move(*l);
+    }
+    return &*layout_;
+  }
+
+  Result<Pod*> OpenPod(const std::string& parent, std::optional<std::string> uid = std::nullopt) {
+    if (auto it = handles_.find(parent); it != handles_.end()) return &it->second;
+    if (!uid) return Error{fmt::format("cgroup {} was not read first", parent)};
+    auto layout = Layout();
+    if (!layout) return layout.error();
+    cgroups::PodCgroupPaths paths;
+    auto handle = cgroups::ResolvePodCgroup(parent, "", **layout, {.pod_uid = *uid}, &paths);
+    if (!handle) return handle.error();
+    auto [it, inserted] = handles_.emplace(parent, Pod{std::move(paths), std::move(*handle), std::nullopt});
+    return &it->second;
+  }
+
+  Result<cgroups::WriteReport> ViaSystemd(Pod& pod, std::optional<uint64_t> memory,
+                                          std::optional<cgroups::CpuQuota> cpu) {
+    if (!systemd_) {
+      auto w = cgroups::SystemdUnitWriter::Connect(cgroups::kSystemBusAddress);
+      if (!w) return Error{fmt::format("systemd-managed {}: {}", pod.paths.systemd_unit, w.error().message)};
+      systemd_.emplace(std::move(*w));
+    }
+    auto sample = pod.handle.ReadSample();
+    if (!sample) return sample.error();
+    auto report = systemd_->RaiseUnitLimits(pod.paths.systemd_unit, *sample, memory, cpu);
+    if (!report) systemd_.reset();  // reconnect next time: the bus may have restarted
+    return report;
+  }
+
+  static Result<WriteOutcome> Outcome(const Result<cgroups::WriteReport>& report) {
+    if (!report) return report.error();
+    return WriteOutcome{.written = report->written(), .before = Signed(report->before), .after = Signed(report->after)};
+  }
+
+  std::string root_;
+  std::optional<cgroups::CgroupLayout> layout_;
+  std::map<std::string, Pod> handles_;
+  std::optional<cgroups::SystemdUnitWriter> systemd_;
+};
+
+sizer::SandboxResources ToSizer(const cri::LinuxResources& r) {
+  return {r.cpu_period, r.cpu_quota, r.cpu_shares, r.memory_limit_in_bytes};
+}
+
+// The runtime over CRI (kubelet-plugin/). Calls block with deadlines; the daemon makes them on its worker.
+class CriRuntime final : public RuntimePort {
+ public:
+  CriRuntime(std::string endpoint, std::chrono::milliseconds timeout) : endpoint_(std::move(endpoint)) {
+    options_.endpoint = endpoint_;
+    options_.call_timeout = timeout;
+  }
+
+  Result<std::vector<SandboxSummary>> ListSandboxes() override {
+    auto client = Client();
+    if (!client) return client.error();
+    if (!version_checked_) {
+      auto v = (*client)->Version();
+      if (!v) return v.error();
+      // runtime.v1 is the only CRI API we speak (CRI.md §1.2).
+      if (v->runtime_api_version != "v1") {
+        return Error{fmt::format("{} speaks CRI {} ({} {}); uvm-sizer needs v1", endpoint_, v->runtime_api_version,
+                                 v->runtime_name, v->runtime_version)};
+      }
+      version_checked_ = true;
+    }
+    auto list = (*client)->ListPodSandbox();
+    if (!list) {
+      if (cri::IsRuntimeDown(list.error())) version_checked_ = false;  // it may come back as something else
+      return list.error();
+    }
+    std::vector<SandboxSummary> out;
+    out.reserve(list->size());
+    for (const auto& s : *list) {
+      out.push_back({.id = s.id, .name = s.name, .namespace_ = s.namespace_, .uid = s.uid,
+                     .runtime_handler = s.runtime_handler, .ready = s.ready(), .created_at_ns = s.created_at_ns});
+    }
+    return out;
+  }
+
+  Result<SandboxDetail> InspectSandbox(const SandboxSummary& summary) override {
+    auto client = Client();
+    if (!client) return client.error();
+    auto d = (*client)->PodSandboxStatus(summary.id);
+    if (!d) return d.error();
+    SandboxDetail out{.summary = summary, .cgroup_parent = d->cgroup_parent};
+    if (d->resources) out.resources = ToSizer(*d->resources);
+    if (d->overhead) out.overhead = ToSizer(*d->overhead);
+    return out;
+  }
+
+  Result<std::vector<sizer::ContainerResources>> ContainerLimits(const std::string& sandbox_id) override {
+    auto client = Client();
+    if (!client) return client.error();
+    auto list = (*client)->ListContainers(sandbox_id);
+    if (!list) return list.error();
+    std::sort(list->begin(), list->end(), [](const auto& a, const auto& b) { return a.created_at_ns < b.created_at_ns; });
+    std::vector<sizer::ContainerResources> out;
+    for (const auto& c : *list) {
+      auto st = (*client)->ContainerStatus(c.id);
+      if (!st) return st.error();
+      // CRI does not say which containers were init containers; an exited one no longer holds vCPUs.
+      sizer::ContainerResources r{.name = c.name, .init = c.state == cri::ContainerState::kExited};
+      if (st->resources) {
+        r.cpu_period = st->resources->cpu_period;
+        r.cpu_quota = st->resources->cpu_quota;
+        r.memory_limit_in_bytes = st->resources->memory_limit_in_bytes;
+      }
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  void CancelInFlight() override {
+    std::lock_guard lock(mu_);
+    if (client_) client_->CancelInFlight();
+  }
+
+ private:
+  Result<cri::CriClient*> Client() {
+    std::lock_guard lock(mu_);
+    if (!client_) {
+      auto c = cri::CriClient::Create(options_);
+      if (!c) return c.error();
+      client_ = std::move(*c);
+    }
+    return client_.get();
+  }
+
+  std::string endpoint_;
+  cri::CriClientOptions options_;
+  std::mutex mu_;  // CancelInFlight comes from the loop thread while the worker calls
+  std::unique_ptr<cri::CriClient> client_;
+  bool version_checked_ = false;
+};
+
+class CriChangeFeed final : public ChangeFeed {
+ public:
+  explicit CriChangeFeed(std::unique_ptr<cri::ChangeFeed> feed) : feed_(std::move(feed)) {}
+  ~CriChangeFeed() override { Stop(); }
+  std::string Mode() const override { return feed_ ? std::string(cri::FeedModeName(feed_->mode())) : "poll"; }
+  void Stop() override {
+    if (feed_) feed_->Stop();
+  }
+
+ private:
+  std::unique_ptr<cri::ChangeFeed> feed_;
+};
+
+}  // namespace
+
+std::unique_ptr<RuntimePort> MakeCriRuntime(const std::string& endpoint, std::chrono::milliseconds call_timeout) {
+  return std::make_unique<CriRuntime>(endpoint, call_timeout);
+}
+
+std::unique_ptr<ChangeFeed> StartChangeFeed(const std::string& endpoint, std::function<void()> on_change) {
+  cri::ChangeFeedOptions options;
+  options.endpoint = endpoint;
+  auto feed = cri::ChangeFeed::Start(options, [on_change](const cri::ChangeEvent&) { on_change(); });
+  // Start fails only for a malformed endpoint, which the config already refuses: poll then.
+  return std::make_unique<CriChangeFeed>(feed ? std::move(*feed) : nullptr);
+}
+
+std::unique_ptr<CgroupPort> MakeCgroupfsPort(const std::string& root) { return std::make_unique<CgroupfsPort>(root); }
+
+}  // namespace uvm::daemon
