@@ -25,7 +25,8 @@ std::optional<int64_t> Signed(std::optional<uint64_t> v) {
 // through systemd's D-Bus API so that systemd stays their single writer.
 class CgroupfsPort final : public CgroupPort {
  public:
-  explicit CgroupfsPort(std::string root) : root_(std::move(root)) {}
+  CgroupfsPort(std::string root, std::string kubelet_root)
+      : root_(std::move(root)), kubelet_root_(std::move(kubelet_root)) {}
 
   Result<CgroupReading> ReadPod(const std::string& parent, const std::string& uid) override {
     auto pod = OpenPod(parent, uid);
@@ -119,7 +120,7 @@ class CgroupfsPort final : public CgroupPort {
     auto layout = Layout();
     if (!layout) return layout.error();
     cgroups::PodCgroupPaths paths;
-    auto handle = cgroups::ResolvePodCgroup(parent, "", **layout, {.pod_uid = *uid}, &paths);
+    auto handle = cgroups::ResolvePodCgroup(parent, "", **layout, {.kubelet_cgroup_root = kubelet_root_, .pod_uid = *uid}, &paths);
     if (!handle) return handle.error();
     auto [it, inserted] = handles_.emplace(parent, Pod{std::move(paths), std::move(*handle), std::nullopt});
     return &it->second;
@@ -145,6 +146,7 @@ class CgroupfsPort final : public CgroupPort {
   }
 
   std::string root_;
+  std::string kubelet_root_;
   std::optional<cgroups::CgroupLayout> layout_;
   std::map<std::string, Pod> handles_;
   std::optional<cgroups::SystemdUnitWriter> systemd_;
@@ -272,6 +274,8 @@ std::unique_ptr<ChangeFeed> StartChangeFeed(const std::string& endpoint, std::fu
   return std::make_unique<CriChangeFeed>(feed ? std::move(*feed) : nullptr);
 }
 
-std::unique_ptr<CgroupPort> MakeCgroupfsPort(const std::string& root) { return std::make_unique<CgroupfsPort>(root); }
+std::unique_ptr<CgroupPort> MakeCgroupfsPort(const std::string& root, const std::string& kubelet_cgroup_root) {
+  return std::make_unique<CgroupfsPort>(root, kubelet_cgroup_root);
+}
 
 }  // namespace uvm::daemon

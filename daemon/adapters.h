@@ -12,7 +12,8 @@ namespace uvm::daemon {
 
 std::unique_ptr<RuntimePort> MakeCriRuntime(const std::string& endpoint,
                                             std::chrono::milliseconds call_timeout);
-std::unique_ptr<CgroupPort> MakeCgroupfsPort(const std::string& root);
+// `kubelet_cgroup_root` is the kubelet's --cgroup-root: pod cgroups must lie beneath it.
+std::unique_ptr<CgroupPort> MakeCgroupfsPort(const std::string& root, const std::string& kubelet_cgroup_root);
 
 // A runtime change feed (CRI events, else containerd's event stream, else nothing): `on_change` is called
 // from the feed's own thread whenever a sandbox or container may have changed. Stop() returns promptly.

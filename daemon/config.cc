@@ -216,7 +216,11 @@ Status ApplyTable(const toml::table& root, std::string_view source, DaemonConfig
   UVM_SECTION(kubelet, "kubelet");
   if (kubelet) {
     TableReader r(*kubelet, source, "kubelet");
-    UVM_TRY(r.Unknown({"cpu_cfs_quota", "cpu_cfs_quota_period", "static_cpu_manager"}));
+    UVM_TRY(r.Unknown({"cpu_cfs_quota", "cpu_cfs_quota_period", "static_cpu_manager", "cgroup_root"}));
+    UVM_TRY(r.String("cgroup_root", c.kubelet_cgroup_root));
+    if (c.kubelet_cgroup_root.empty() || c.kubelet_cgroup_root[0] != '/') {
+      return r.Fail("cgroup_root", fmt::format("must be an absolute path, got \"{}\"", c.kubelet_cgroup_root));
+    }
     UVM_TRY(r.Bool("cpu_cfs_quota", c.kubelet.cpu_cfs_quota));
     UVM_TRY(r.Bool("static_cpu_manager", c.kubelet.static_cpu_manager));
     Millis period{c.kubelet.cpu_cfs_quota_period_us / 1000};
@@ -396,7 +400,8 @@ std::string ConfigToToml(const DaemonConfig& c) {
                                     {"per_gib", fmt::format("{}", c.host_overhead.per_gib_bytes)}}},
       {"kubelet", toml::table{{"cpu_cfs_quota", c.kubelet.cpu_cfs_quota},
                               {"cpu_cfs_quota_period", dur(Millis(c.kubelet.cpu_cfs_quota_period_us / 1000))},
-                              {"static_cpu_manager", c.kubelet.static_cpu_manager}}},
+                              {"static_cpu_manager", c.kubelet.static_cpu_manager},
+                              {"cgroup_root", c.kubelet_cgroup_root}}},
       {"node", toml::table{{"containerd_config", c.node.containerd_config}}},
       {"pressure", toml::table{{"interval", dur(c.pressure.interval)},
                                {"shim_monitor_dir", c.pressure.shim_monitor_dir}}},

@@ -41,6 +41,8 @@ struct DaemonConfig {
   std::vector<sizer::Profile> profiles;  // [profiles.NAME]
   sizer::HostOverheadModel host_overhead;
   sizer::KubeletOptions kubelet;
+  // The kubelet's --cgroup-root (cgroupfs driver): pod cgroups must lie beneath <root>/kubepods.
+  std::string kubelet_cgroup_root = "/";
   struct Node {
     // containerd's config, read at start and on SIGHUP to find each Kata handler's configuration.toml.
     std::string containerd_config = "/etc/containerd/config.toml";

@@ -130,7 +130,7 @@ class Daemon {
         log_(log),
         metrics_(metrics),
         runtime_(MakeCriRuntime(config_.cri.endpoint, config_.cri.call_timeout)),
-        cgroups_(MakeCgroupfsPort(config_.cgroups.root)),
+        cgroups_(MakeCgroupfsPort(config_.cgroups.root, config_.kubelet_cgroup_root)),
         reconciler_(std::move(setup), *cgroups_, metrics_, log_),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         poll_timer_(io_),
