@@ -1,0 +1,337 @@
+// CRI client and change feed behaviour that needs no containerd: endpoints, error codes, deadlines and
+// cancellation against sockets that misbehave, and both event sources against in-process fake servers
+// (CRI events cannot be had from containerd 1.6, which does not implement them).
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "kubelet-plugin/change_feed.h"
+#include "kubelet-plugin/cri_client.h"
+#include "proto/containerd/events.pb.h"
+#include "proto/containerd/events_service.grpc.pb.h"
+#include "proto/cri.grpc.pb.h"
+
+namespace uvm::cri {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+// A private temp dir for sockets, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/uvmtest-kp.XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A unix socket that is listening but never accepts: connects succeed, nothing ever answers.
+class SilentSocket {
+ public:
+  explicit SilentSocket(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(::listen(fd_, 16), 0);
+  }
+  ~SilentSocket() { ::close(fd_); }
+
+ private:
+  int fd_ = -1;
+};
+
+TEST(EndpointTest, AcceptedSpellings) {
+  EXPECT_EQ(*NormalizeEndpoint("unix:///run/containerd/containerd.sock"),
+            "unix:///run/containerd/containerd.sock");
+  EXPECT_EQ(*NormalizeEndpoint("unix:/run/containerd/containerd.sock"),
+            "unix:///run/containerd/containerd.sock");
+  EXPECT_EQ(*NormalizeEndpoint("/run/crio/crio.sock"), "unix:///run/crio/crio.sock");
+}
+
+TEST(EndpointTest, OthersAreRefusedNamingTheValue) {
+  for (const char* bad : {"", "tcp://127.0.0.1:1234", "containerd.sock", "unix://relative.sock", "unix:"}) {
+    auto r = NormalizeEndpoint(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_THAT(r.error().message, HasSubstr(fmt::format("\"{}\"", bad)));
+  }
+  EXPECT_FALSE(CriClient::Create({.endpoint = "tcp://x:1"}).ok());
+  EXPECT_FALSE(CriClient::Create({.endpoint = "/x.sock", .call_timeout = 0ms}).ok());
+}
+
+TEST(CriClientErrorsTest, NoRuntimeIsUnavailableAndNamesTheEndpoint) {
+  TempDir dir;
+  auto client = CriClient::Create({.endpoint = dir / "absent.sock"});
+  ASSERT_TRUE(client.ok()) << client.error().message;
+  auto version = (*client)->Version();
+  ASSERT_FALSE(version.ok());
+  EXPECT_EQ(ErrorCode(version.error()), Code::kUnavailable) << version.error().message;
+  EXPECT_TRUE(IsRuntimeDown(version.error()));
+  EXPECT_THAT(version.error().message,
+              HasSubstr("CRI Version on unix://" + (dir / "absent.sock") + " failed: UNAVAILABLE"));
+}
+
+TEST(CriClientErrorsTest, ARuntimeThatNeverAnswersHitsTheDeadline) {
+  TempDir dir;
+  SilentSocket silent(dir / "silent.sock");
+  auto client = CriClient::Create({.endpoint = dir / "silent.sock", .call_timeout = 300ms});
+  ASSERT_TRUE(client.ok());
+  auto list = (*client)->ListPodSandbox();
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(ErrorCode(list.error()), Code::kDeadlineExceeded) << list.error().message;
+  EXPECT_TRUE(IsRuntimeDown(list.error()));
+}
+
+TEST(CriClientErrorsTest, CancelInFlightEndsAWaitingCallAndLaterCallsStillRun) {
+  TempDir dir;
+  SilentSocket silent(dir / "silent.sock");
+  auto client = CriClient::Create({.endpoint = dir / "silent.sock", .call_timeout = 60s});
+  ASSERT_TRUE(client.ok());
+  Result<std::vector<SandboxSummary>> result = Error{"not run"};
+  std::thread call([&] { result = (*client)->ListPodSandbox(); });
+  // Cancel until the call has registered and returned (it may not have started at the first try).
+  std::atomic<bool> done = false;
+  std::thread canceller([&] {
+    while (!done) {
+      (*client)->CancelInFlight();
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  call.join();
+  done = true;
+  canceller.join();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(ErrorCode(result.error()), Code::kCancelled) << result.error().message;
+}
+
+TEST(CriClientErrorsTest, AfterShutdownEveryCallFailsAtOnce) {
+  TempDir dir;
+  SilentSocket silent(dir / "silent.sock");
+  auto client = CriClient::Create({.endpoint = dir / "silent.sock", .call_timeout = 60s});
+  ASSERT_TRUE(client.ok());
+  (*client)->Shutdown();
+  auto list = (*client)->ListPodSandbox();
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(ErrorCode(list.error()), Code::kCancelled);
+}
+
+TEST(CriClientErrorsTest, ErrorCodeOfForeignErrorsIsUnknown) {
+  EXPECT_EQ(ErrorCode(Error{"something else failed: UNAVAILABLE: no"}), Code::kUnknown);
+  EXPECT_EQ(ErrorCode(Error{"CRI Version on unix:///x failed: NOT_A_CODE: no"}), Code::kUnknown);
+  EXPECT_EQ(
+      ErrorCode(Error{"CRI Version on unix:///x failed: NOT_FOUND: sandbox \"a\" failed: UNAVAILABLE: x"}),
+      Code::kNotFound);
+  EXPECT_EQ(CodeName(Code::kUnimplemented), "UNIMPLEMENTED");
+}
+
+// --- Fake runtimes for the change feed.
+
+struct FeedLog {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<ChangeEvent> events;
+  std::vector<std::pair<FeedMode, std::string>> modes;
+
+  ChangeFeed::OnChange Changes() {
+    return [this](const ChangeEvent& e) {
+      std::lock_guard lock(mutex);
+      events.push_back(e);
+      cv.notify_all();
+    };
+  }
+  ChangeFeed::OnMode Modes() {
+    return [this](FeedMode m, const std::string& d) {
+      std::lock_guard lock(mutex);
+      modes.emplace_back(m, d);
+      cv.notify_all();
+    };
+  }
+  template <class Pred>
+  bool Wait(Pred pred, std::chrono::milliseconds limit = 10s) {
+    std::unique_lock lock(mutex);
+    return cv.wait_for(lock, limit, [&] { return pred(); });
+  }
+  bool HasEvent(ChangeEvent::Kind kind, const std::string& id) {
+    return std::any_of(events.begin(), events.end(),
+                       [&](const auto& e) { return e.kind == kind && e.id == id; });
+  }
+};
+
+// A CRI runtime with GetContainerEvents (what containerd 2.x and CRI-O offer): sends one event, then
+// holds the stream open until the client goes away.
+class FakeCriEvents final : public runtime::v1::RuntimeService::Service {
+ public:
+  grpc::Status GetContainerEvents(grpc::ServerContext* context, const runtime::v1::GetEventsRequest*,
+                                  grpc::ServerWriter<runtime::v1::ContainerEventResponse>* writer) override {
+    runtime::v1::ContainerEventResponse event;
+    event.set_container_id("ctr-1");
+    event.set_container_event_type(runtime::v1::CONTAINER_STARTED_EVENT);
+    event.set_created_at(1234);
+    event.mutable_pod_sandbox_status()->set_id("sandbox-1");
+    writer->Write(event);
+    while (!context->IsCancelled()) std::this_thread::sleep_for(10ms);
+    return grpc::Status::CANCELLED;
+  }
+};
+
+// containerd 1.6: no CRI events (the default UNIMPLEMENTED), events on its own service.
+class FakeContainerdEvents final : public containerd::services::events::v1::Events::Service {
+ public:
+  grpc::Status Subscribe(grpc::ServerContext* context,
+                         const containerd::services::events::v1::SubscribeRequest* request,
+                         grpc::ServerWriter<containerd::services::events::v1::Envelope>* writer) override {
+    {
+      std::lock_guard lock(mutex);
+      filters.assign(request->filters().begin(), request->filters().end());
+    }
+    containerd::events::TaskStart start;
+    start.set_container_id("sandbox-2");
+    start.set_pid(42);
+    containerd::services::events::v1::Envelope envelope;
+    envelope.set_namespace_("k8s.io");
+    envelope.set_topic("/tasks/start");
+    envelope.mutable_timestamp()->set_seconds(5);
+    // containerd's typeurl names the type without a host part.
+    envelope.mutable_event()->set_type_url("containerd.events.TaskStart");
+    envelope.mutable_event()->set_value(start.SerializeAsString());
+    writer->Write(envelope);
+    envelope.set_topic("/containers/delete");
+    containerd::events::ContainerDelete gone;
+    gone.set_id("ctr-9");
+    envelope.mutable_event()->set_type_url("containerd.events.ContainerDelete");
+    envelope.mutable_event()->set_value(gone.SerializeAsString());
+    writer->Write(envelope);
+    while (!context->IsCancelled()) std::this_thread::sleep_for(10ms);
+    return grpc::Status::CANCELLED;
+  }
+  std::mutex mutex;
+  std::vector<std::string> filters;
+};
+
+std::unique_ptr<grpc::Server> Serve(const std::string& path, std::vector<grpc::Service*> services) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix://" + path, grpc::InsecureServerCredentials());
+  for (grpc::Service* s : services) builder.RegisterService(s);
+  return builder.BuildAndStart();
+}
+
+TEST(ChangeFeedTest, UsesCriEventsWhereTheRuntimeHasThem) {
+  TempDir dir;
+  FakeCriEvents cri;
+  FakeContainerdEvents ctrd;
+  auto server = Serve(dir / "rt.sock", {&cri, &ctrd});
+  ASSERT_NE(server, nullptr);
+  FeedLog log;
+  auto feed = ChangeFeed::Start({.endpoint = dir / "rt.sock"}, log.Changes(), log.Modes());
+  ASSERT_TRUE(feed.ok());
+  ASSERT_TRUE(log.Wait([&] { return log.HasEvent(ChangeEvent::Kind::kContainer, "ctr-1"); }));
+  ASSERT_TRUE(log.Wait([&] { return !log.modes.empty() && log.modes.back().first == FeedMode::kCriEvents; }));
+  ASSERT_TRUE(log.Wait([&] { return log.HasEvent(ChangeEvent::Kind::kResync, ""); }));
+  {
+    std::lock_guard lock(log.mutex);
+    auto it =
+        std::find_if(log.events.begin(), log.events.end(), [](const auto& e) { return e.id == "ctr-1"; });
+    EXPECT_EQ(it->sandbox_id, "sandbox-1");
+    EXPECT_EQ(it->what, "CONTAINER_STARTED_EVENT");
+    EXPECT_EQ(it->timestamp_ns, 1234);
+  }
+  EXPECT_EQ((*feed)->mode(), FeedMode::kCriEvents);
+  (*feed)->Stop();
+  std::lock_guard lock(ctrd.mutex);
+  EXPECT_TRUE(ctrd.filters.empty()) << "containerd events are not needed when CRI has them";
+  server->Shutdown();
+}
+
+TEST(ChangeFeedTest, FallsBackToContainerdEventsWhenCriHasNone) {
+  TempDir dir;
+  runtime::v1::RuntimeService::Service unimplemented_cri;
+  FakeContainerdEvents ctrd;
+  auto server = Serve(dir / "rt.sock", {&unimplemented_cri, &ctrd});
+  FeedLog log;
+  auto feed = ChangeFeed::Start({.endpoint = dir / "rt.sock"}, log.Changes(), log.Modes());
+  ASSERT_TRUE(feed.ok());
+  ASSERT_TRUE(log.Wait([&] {
+    return log.HasEvent(ChangeEvent::Kind::kTask, "sandbox-2") &&
+           log.HasEvent(ChangeEvent::Kind::kTask, "ctr-9");
+  }));
+  ASSERT_TRUE(
+      log.Wait([&] { return !log.modes.empty() && log.modes.back().first == FeedMode::kContainerdEvents; }));
+  {
+    std::lock_guard lock(log.mutex);
+    auto it =
+        std::find_if(log.events.begin(), log.events.end(), [](const auto& e) { return e.id == "sandbox-2"; });
+    EXPECT_EQ(it->what, "/tasks/start");
+    EXPECT_EQ(it->timestamp_ns, 5'000'000'000);
+  }
+  {
+    std::lock_guard lock(ctrd.mutex);
+    ASSERT_EQ(ctrd.filters.size(), 1u);
+    EXPECT_THAT(ctrd.filters[0], HasSubstr("namespace==k8s.io"));
+  }
+  (*feed)->Stop();
+  EXPECT_EQ((*feed)->mode(), FeedMode::kPoll);
+  server->Shutdown();
+}
+
+TEST(ChangeFeedTest, NoRuntimeMeansPollAndStopIsPrompt) {
+  TempDir dir;
+  FeedLog log;
+  auto feed =
+      ChangeFeed::Start({.endpoint = dir / "absent.sock", .max_backoff = 200ms}, log.Changes(), log.Modes());
+  ASSERT_TRUE(feed.ok());
+  ASSERT_TRUE(log.Wait([&] {
+    return std::any_of(log.modes.begin(), log.modes.end(),
+                       [](const auto& m) { return m.second.find("UNAVAILABLE") != std::string::npos; });
+  }));
+  EXPECT_EQ((*feed)->mode(), FeedMode::kPoll);
+  (*feed)->Stop();
+  std::lock_guard lock(log.mutex);
+  EXPECT_TRUE(log.events.empty());
+}
+
+TEST(ChangeFeedTest, AStreamThatBreaksIsReopened) {
+  TempDir dir;
+  runtime::v1::RuntimeService::Service unimplemented_cri;
+  FakeContainerdEvents ctrd;
+  auto server = Serve(dir / "rt.sock", {&unimplemented_cri, &ctrd});
+  FeedLog log;
+  auto feed =
+      ChangeFeed::Start({.endpoint = dir / "rt.sock", .max_backoff = 200ms}, log.Changes(), log.Modes());
+  ASSERT_TRUE(feed.ok());
+  ASSERT_TRUE(
+      log.Wait([&] { return !log.modes.empty() && log.modes.back().first == FeedMode::kContainerdEvents; }));
+  server->Shutdown(std::chrono::system_clock::now());  // cancels the stream
+  server.reset();
+  ASSERT_TRUE(log.Wait([&] { return log.modes.back().first == FeedMode::kPoll; }));
+  FakeContainerdEvents again;
+  auto restarted = Serve(dir / "rt.sock", {&unimplemented_cri, &again});
+  ASSERT_NE(restarted, nullptr);
+  ASSERT_TRUE(log.Wait([&] { return log.modes.back().first == FeedMode::kContainerdEvents; }));
+  ASSERT_TRUE(log.Wait([&] {
+    return std::count_if(log.events.begin(), log.events.end(),
+                         [](const auto& e) { return e.kind == ChangeEvent::Kind::kResync; }) >= 2;
+  }));
+  (*feed)->Stop();
+  restarted->Shutdown(std::chrono::system_clock::now());
+}
+
+}  // namespace
+}  // namespace uvm::cri
