@@ -64,6 +64,12 @@ std::string Quote(std::string_view text) {
   return out;
 }
 
+// Names and kinds as they appear in headers and warnings: Quote's escaping and bound, without the quotes.
+std::string Plain(std::string_view text) {
+  std::string q = Quote(text);
+  return q.substr(1, q.size() - 2);
+}
+
 // The YAML event stream folded into a small tree we own: yaml-cpp's YAML::Node would work too, but its
 // nodes are several times larger, it cannot tell which document a syntax error is in, and it cannot bound
 // how much memory an input takes.
@@ -234,7 +240,7 @@ class Reader {
     if (kind == "CronJob") return ReadPod(obj, prefix, {"spec", "jobTemplate", "spec", "template", "spec"});
     if (kind == "PodTemplate") return ReadPod(obj, prefix, {"template", "spec"});
     if (kind == "RuntimeClass") return ReadRuntimeClass(obj, prefix);
-    out_.warnings.push_back(fmt::format("{}: kind {} skipped", Header(), kind));
+    out_.warnings.push_back(fmt::format("{}: kind {} skipped", Header(), Plain(kind)));
     return {};
   }
 
@@ -353,7 +359,7 @@ class Reader {
     // node.k8s.io/v1beta1 has the same top-level handler/overhead layout as v1; v1alpha1 nests them in spec.
     if (!*api || (**api != "node.k8s.io/v1" && **api != "node.k8s.io/v1beta1")) {
       out_.warnings.push_back(fmt::format("{}: RuntimeClass with apiVersion {} skipped (want node.k8s.io/v1)",
-                                          Header(), *api ? **api : std::string("(none)")));
+                                          Header(), *api ? Plain(**api) : std::string("(none)")));
       return {};
     }
     RuntimeClass rc;
@@ -495,8 +501,8 @@ class Reader {
 
   std::string Header() const {
     if (current_.kind.empty()) return fmt::format("document {}", document_);
-    return fmt::format("document {} ({} {}/{})", document_, current_.kind, current_.namespace_,
-                       current_.name.empty() ? "<unnamed>" : current_.name);
+    return fmt::format("document {} ({} {}/{})", document_, Plain(current_.kind), Plain(current_.namespace_),
+                       current_.name.empty() ? "<unnamed>" : Plain(current_.name));
   }
 
   Error Fail(std::string_view field, std::string_view what) const {

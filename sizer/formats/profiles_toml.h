@@ -42,11 +42,22 @@ Result<Profile> ProfileFromTable(const toml::table& table, std::string name, std
 // sandbox_cgroup_only, and the Microsoft fork's static_sandbox_default_workload_mem,
 // static_sandbox_default_workload_vcpus, sandbox_workload_mem_min. default_vcpus < 0 or > host_cpus means
 // host_cpus. Defaults for missing keys are Kata's own (cited in the source).
+// Which Kata runtime reads the file decides the defaults of keys it leaves out: upstream's (1 base vCPU;
+// default_memory below 256 means 2048 MiB; CPU from shares when there is no quota) or the Microsoft fork's
+// AKS ships (0 base vCPUs; default_memory as written; no shares fallback). kDetect picks the fork when
+// [runtime] has any fork-only key, and is what the three-argument overload uses.
+enum class KataBuild { kDetect, kUpstream, kMicrosoft };
 Result<Profile> ProfileFromKataConfig(std::string_view toml_text, std::string profile_name,
                                       uint32_t host_cpus);
+Result<Profile> ProfileFromKataConfig(std::string_view toml_text, std::string profile_name,
+                                      uint32_t host_cpus, KataBuild build);
 
 // One runtime entry of containerd's CRI plugin config
-// (plugins."io.containerd.grpc.v1.cri".containerd.runtimes.<handler>), version 2 and version 3 layouts.
+// (plugins."io.containerd.grpc.v1.cri".containerd.runtimes.<handler>), version 2 and version 3 layouts
+// (plugins."io.containerd.cri.v1.runtime".containerd.runtimes.<handler>), and version 1
+// (plugins.cri.containerd.runtimes.<handler>, also what a file without `version` means). Entries come in
+// handler name order; a file without runtimes gives an empty list. `imports` are not followed (no file
+// is opened here): callers that care read those files and call this again.
 struct ContainerdRuntime {
   std::string handler;
   std::string runtime_type;  // e.g. io.containerd.kata.v2
