@@ -41,12 +41,11 @@ constexpr uint64_t kVisitsPerNode = 64;
 constexpr uint64_t kMinVisits = 1 << 18;
 
 // Shortened and escaped text for a message: input may hold control bytes or megabytes.
-std::string Quote(std::string_view text) {
-  constexpr size_t kMax = 64;
+std::string Quote(std::string_view text, size_t max = 64) {
   std::string out = "\"";
   size_t n = 0;
   for (char c : text) {
-    if (n++ == kMax) {
+    if (n++ == max) {
       out += "...";
       break;
     }
@@ -65,8 +64,8 @@ std::string Quote(std::string_view text) {
 }
 
 // Names and kinds as they appear in headers and warnings: Quote's escaping and bound, without the quotes.
-std::string Plain(std::string_view text) {
-  std::string q = Quote(text);
+std::string Plain(std::string_view text, size_t max = 64) {
+  std::string q = Quote(text, max);
   return q.substr(1, q.size() - 2);
 }
 
@@ -542,15 +541,16 @@ Result<Manifest> ParseManifest(std::string_view yaml_text) {
     return Error{fmt::format("document {}: YAML nested more than {} levels deep at line {}, column {}",
                              document, e.depth() - 1, e.mark.line + 1, e.mark.column + 1)};
   } catch (const YAML::Exception& e) {
-    if (e.mark.is_null()) return Error{fmt::format("document {}: YAML error: {}", document, e.msg)};
+    if (e.mark.is_null())
+      return Error{fmt::format("document {}: YAML error: {}", document, Plain(e.msg, 200))};
     return Error{fmt::format("document {}: YAML syntax error at line {}, column {}: {}", document,
-                             e.mark.line + 1, e.mark.column + 1, e.msg)};
+                             e.mark.line + 1, e.mark.column + 1, Plain(e.msg, 200))};
   } catch (const TooBig& e) {
     return Error{fmt::format("document {}: {}", document, e.message)};
   } catch (const std::bad_alloc&) {
     return Error{fmt::format("document {}: out of memory reading the input", document)};
   } catch (const std::exception& e) {
-    return Error{fmt::format("document {}: {}", document, e.what())};
+    return Error{fmt::format("document {}: {}", document, Plain(e.what(), 200))};
   }
 }
 

@@ -560,6 +560,12 @@ TEST(Manifest, ControlBytesInValuesAreEscapedAndLongValuesShortened) {
       "kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, resources: {limits: "
       "{memory: \"-1\\u0007\"}}}]}\n");
   EXPECT_THAT(e, Not(HasSubstr("\a")));
+  // yaml-cpp quotes the offending byte in its own messages (found by fuzz_manifest).
+  std::string nul_escape = std::string("kind: \"\\") + '\0' + "\"\n";
+  e = ErrorOf(nul_escape);
+  EXPECT_THAT(e, StartsWith("document 1: YAML syntax error at line 1, column "));
+  EXPECT_THAT(e, HasSubstr("\\x00"));
+  EXPECT_EQ(e.find('\0'), std::string::npos);
   std::string long_value(10000, '9');
   e = ErrorOf("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, resources: {limits: {cpu: -" +
               long_value + "}}}]}\n");
