@@ -24,6 +24,11 @@ struct Manifest {
 // Parses every document of `yaml_text`. Quantities may be strings or bare numbers. On the first error the
 // result is an error, nothing partial: `document 2 (Deployment default/web):
 // spec.template.spec.containers[0].resources.limits.memory: invalid quantity "1.5.5Gi": <reason>`.
+// Typed lists (PodList, DeploymentList, ...) and ReplicationController are read too. Refused, with a
+// message: negative resources, CPU quantities whose millicores overflow int64, duplicate keys, a pod
+// without containers, bare numbers YAML 1.1 reads differently from the quantity grammar (`010`, `0x10`,
+// `1_000`), YAML nested over 499 levels, more than 2^21 YAML nodes, Lists nested over 8 deep, and alias
+// expansions far larger than the input. Never throws.
 Result<Manifest> ParseManifest(std::string_view yaml_text);
 
 }  // namespace uvm::sizer::formats
