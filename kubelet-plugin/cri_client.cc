@@ -136,8 +136,13 @@ class GrpcCriClient final : public CriClient {
     if (!resp.ok()) return resp.error();
     VersionInfo out{resp->runtime_name(), resp->runtime_version(), resp->runtime_api_version()};
     if (out.runtime_api_version != "v1") {
-      return Error{fmt::format("CRI Version on {}: runtime {} {} speaks CRI API {:?}, uvm-sizer needs \"v1\"",
-                               target_, out.runtime_name, out.runtime_version, out.runtime_api_version)};
+      // Same shape as a gRPC failure, so ErrorCode() classifies it (FAILED_PRECONDITION: not retryable as
+      // is).
+      return internal::StatusError(
+          "CRI", "Version", target_,
+          grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                       fmt::format("runtime {} {} speaks CRI API {:?}, uvm-sizer needs \"v1\"",
+                                   out.runtime_name, out.runtime_version, out.runtime_api_version)));
     }
     return out;
   }

@@ -76,7 +76,7 @@ class CriClient {
 
   virtual const std::string& endpoint() const = 0;
 
-  // Version, checked: an error unless runtime_api_version is "v1".
+  // Version, checked: FAILED_PRECONDITION unless runtime_api_version is "v1".
   virtual Result<VersionInfo> Version() = 0;
 
   virtual Result<std::vector<SandboxSummary>> ListPodSandbox(bool ready_only = false) = 0;
