@@ -21,6 +21,21 @@ std::optional<int64_t> Signed(std::optional<uint64_t> v) {
   return static_cast<int64_t>(std::min<uint64_t>(*v, INT64_MAX));
 }
 
+// A PSI trigger of cgroups/ behind the daemon's port.
+class CgroupPsiTrigger final : public PressureTrigger {
+ public:
+  explicit CgroupPsiTrigger(cgroups::PsiTrigger trigger) : trigger_(std::move(trigger)) {}
+  int fd() const override { return trigger_.fd(); }
+  bool Gone() const override {
+    // POLLERR is sticky once the cgroup is removed; a poll of 0 ms sees it.
+    auto event = trigger_.Wait(std::chrono::milliseconds(0));
+    return event && *event == cgroups::PsiEvent::kCgroupGone;
+  }
+
+ private:
+  cgroups::PsiTrigger trigger_;
+};
+
 // The host cgroup tree through cgroups/: one kept handle per pod cgroup, systemd-managed slices written
 // through systemd's D-Bus API so that systemd stays their single writer.
 class CgroupfsPort final : public CgroupPort {
@@ -94,6 +109,19 @@ class CgroupfsPort final : public CgroupPort {
       return WriteOutcome{.written = true, .before = std::nullopt, .after = bytes};
     }
     return Outcome(handle->RaiseMemoryLimit(static_cast<uint64_t>(bytes)));
+  }
+
+  Result<std::unique_ptr<PressureTrigger>> AddMemoryPressureTrigger(
+      const std::string& parent, const std::string& uid, const PressureTriggerSpec& spec) override {
+    auto pod = OpenPod(parent, uid);
+    if (!pod) return pod.error();
+    auto trigger = (*pod)->handle.AddPressureTrigger(
+        cgroups::PsiResource::kMemory,
+        {.kind = spec.full ? cgroups::PsiStall::kFull : cgroups::PsiStall::kSome,
+         .stall = spec.stall,
+         .window = spec.window});
+    if (!trigger) return trigger.error();
+    return std::unique_ptr<PressureTrigger>(std::make_unique<CgroupPsiTrigger>(std::move(*trigger)));
   }
 
   void Forget(const std::string& parent) override { handles_.erase(parent); }

@@ -62,6 +62,43 @@ class TableReader {
     return {};
   }
 
+  // Whole seconds (the pressure model's unit).
+  Status Seconds(std::string_view key, std::chrono::seconds& out) const {
+    Millis ms{-1};
+    if (auto st = Duration(key, ms); !st) return st;
+    if (ms.count() < 0) return {};
+    if (ms.count() % 1000 != 0) return Fail(key, fmt::format("must be whole seconds, got {} ms", ms.count()));
+    out = std::chrono::duration_cast<std::chrono::seconds>(ms);
+    return {};
+  }
+
+  Status Number(std::string_view key, double& out) const {
+    const toml::node* n = table_.get(key);
+    if (!n) return {};
+    if (n->is_floating_point()) {
+      out = n->as_floating_point()->get();
+    } else if (n->is_integer()) {
+      out = static_cast<double>(n->as_integer()->get());
+    } else {
+      return Fail(key, fmt::format("must be a number, got {}", TypeName(*n)));
+    }
+    return {};
+  }
+
+  Status Strings(std::string_view key, std::vector<std::string>& out) const {
+    const toml::node* n = table_.get(key);
+    if (!n) return {};
+    if (!n->is_array()) return Fail(key, fmt::format("must be an array of strings, got {}", TypeName(*n)));
+    std::vector<std::string> values;
+    for (const auto& e : *n->as_array()) {
+      if (!e.is_string())
+        return Fail(key, fmt::format("must be an array of strings, got an element {}", TypeName(e)));
+      values.push_back(e.as_string()->get());
+    }
+    out = std::move(values);
+    return {};
+  }
+
   Status Bytes(std::string_view key, int64_t& out) const {
     const toml::node* n = table_.get(key);
     if (!n) return {};
@@ -240,9 +277,42 @@ Status ApplyTable(const toml::table& root, std::string_view source, DaemonConfig
   UVM_SECTION(pressure, "pressure");
   if (pressure) {
     TableReader r(*pressure, source, "pressure");
-    UVM_TRY(r.Unknown({"interval", "shim_monitor_dir"}));
-    UVM_TRY(r.Duration("interval", c.pressure.interval));
-    UVM_TRY(r.String("shim_monitor_dir", c.pressure.shim_monitor_dir));
+    UVM_TRY(r.Unknown({"interval", "shim_monitor_dir", "shim_timeout", "psi_trigger", "psi_trigger_stall",
+                       "psi_trigger_window", "window", "min_span", "warning_time_left", "critical_time_left",
+                       "warning_available_fraction", "critical_available_fraction", "warning_psi_full_avg10",
+                       "critical_psi_full_avg10", "clear_hold", "log_mount_patterns"}));
+    auto& p = c.pressure;
+    UVM_TRY(r.Duration("interval", p.interval));
+    UVM_TRY(r.String("shim_monitor_dir", p.shim_monitor_dir));
+    UVM_TRY(r.Duration("shim_timeout", p.shim_timeout));
+    UVM_TRY(r.Bool("psi_trigger", p.psi_trigger));
+    UVM_TRY(r.Duration("psi_trigger_stall", p.psi_trigger_stall));
+    UVM_TRY(r.Duration("psi_trigger_window", p.psi_trigger_window));
+    UVM_TRY(r.Seconds("window", p.model.window));
+    UVM_TRY(r.Seconds("min_span", p.model.min_span));
+    UVM_TRY(r.Seconds("warning_time_left", p.model.warning_time_left));
+    UVM_TRY(r.Seconds("critical_time_left", p.model.critical_time_left));
+    UVM_TRY(r.Number("warning_available_fraction", p.model.warning_available_fraction));
+    UVM_TRY(r.Number("critical_available_fraction", p.model.critical_available_fraction));
+    UVM_TRY(r.Number("warning_psi_full_avg10", p.model.warning_psi_full_avg10));
+    UVM_TRY(r.Number("critical_psi_full_avg10", p.model.critical_psi_full_avg10));
+    UVM_TRY(r.Seconds("clear_hold", p.model.clear_hold));
+    UVM_TRY(r.Strings("log_mount_patterns", p.model.log_mount_patterns));
+    if (p.shim_monitor_dir.empty() || p.shim_monitor_dir[0] != '/') {
+      return r.Fail("shim_monitor_dir",
+                    fmt::format("must be an absolute path, got \"{}\"", p.shim_monitor_dir));
+    }
+    // The kernel takes trigger windows of 500 ms to 10 s, and a stall within the window
+    // [S: kernel Documentation/accounting/psi.rst "Monitoring for pressure thresholds"].
+    if (p.psi_trigger_window < Millis(500) || p.psi_trigger_window > Millis(10000)) {
+      return r.Fail("psi_trigger_window", "must be between 500ms and 10s");
+    }
+    if (p.psi_trigger_stall > p.psi_trigger_window) {
+      return r.Fail("psi_trigger_stall", "must not exceed psi_trigger_window");
+    }
+    if (auto st = sizer::ValidatePressureConfig(p.model); !st) {
+      return Error{fmt::format("{}: {}", source, st.error().message)};
+    }
   }
   UVM_SECTION(log, "log");
   if (log) {
@@ -361,6 +431,33 @@ Result<DaemonConfig> LoadConfig(const std::string& path, bool path_must_exist) {
   return config;
 }
 
+namespace {
+
+template <typename Dur>
+toml::table PressureTable(const DaemonConfig::Pressure& p, const Dur& dur) {
+  auto secs = [&](std::chrono::seconds s) { return dur(Millis(s)); };
+  toml::array patterns;
+  for (const auto& m : p.model.log_mount_patterns) patterns.push_back(m);
+  return toml::table{{"interval", dur(p.interval)},
+                     {"shim_monitor_dir", p.shim_monitor_dir},
+                     {"shim_timeout", dur(p.shim_timeout)},
+                     {"psi_trigger", p.psi_trigger},
+                     {"psi_trigger_stall", dur(p.psi_trigger_stall)},
+                     {"psi_trigger_window", dur(p.psi_trigger_window)},
+                     {"window", secs(p.model.window)},
+                     {"min_span", secs(p.model.min_span)},
+                     {"warning_time_left", secs(p.model.warning_time_left)},
+                     {"critical_time_left", secs(p.model.critical_time_left)},
+                     {"warning_available_fraction", p.model.warning_available_fraction},
+                     {"critical_available_fraction", p.model.critical_available_fraction},
+                     {"warning_psi_full_avg10", p.model.warning_psi_full_avg10},
+                     {"critical_psi_full_avg10", p.model.critical_psi_full_avg10},
+                     {"clear_hold", secs(p.model.clear_hold)},
+                     {"log_mount_patterns", patterns}};
+}
+
+}  // namespace
+
 std::string ConfigToToml(const DaemonConfig& c) {
   auto dur = [](Millis d) {
     if (d.count() % 60000 == 0) return fmt::format("{}m", d.count() / 60000);
@@ -403,8 +500,7 @@ std::string ConfigToToml(const DaemonConfig& c) {
                               {"static_cpu_manager", c.kubelet.static_cpu_manager},
                               {"cgroup_root", c.kubelet_cgroup_root}}},
       {"node", toml::table{{"containerd_config", c.node.containerd_config}}},
-      {"pressure", toml::table{{"interval", dur(c.pressure.interval)},
-                               {"shim_monitor_dir", c.pressure.shim_monitor_dir}}},
+      {"pressure", PressureTable(c.pressure, dur)},
       {"log", toml::table{{"level", c.log.level}}},
   };
   std::ostringstream out;

@@ -10,6 +10,7 @@
 
 #include "sizer/kubelet.h"
 #include "sizer/overhead.h"
+#include "sizer/pressure.h"
 #include "sizer/profile.h"
 #include "sizer/result.h"
 
@@ -50,6 +51,14 @@ struct DaemonConfig {
   struct Pressure {
     std::chrono::milliseconds interval{5000};
     std::string shim_monitor_dir = "/run/vc/sbs";
+    // Deadline of one GET /metrics on a shim's monitor socket.
+    std::chrono::milliseconds shim_timeout{2000};
+    // A PSI trigger per VM pod ("some <stall> <window>" on memory.pressure) re-evaluates the pod at once.
+    bool psi_trigger = true;
+    std::chrono::milliseconds psi_trigger_stall{150};
+    std::chrono::milliseconds psi_trigger_window{2000};
+    // The model's tunables (sizer/pressure.h); the keys an operator may want, others keep their defaults.
+    sizer::PressureConfig model;
   } pressure;
   struct Log {
     std::string level = "info";  // error, warning, notice, info, debug

@@ -21,6 +21,7 @@
 #include "daemon/adapters.h"
 #include "daemon/config.h"
 #include "daemon/node_profiles.h"
+#include "daemon/pressure_watcher.h"
 #include "daemon/reconciler.h"
 #include "kubelet-plugin/api/api_server.h"
 #include "metrics/daemon_metrics.h"
@@ -94,7 +95,16 @@ Result<api::SizeResponse> SizeForApi(const SizingSnapshot& snap, const api::Size
   return api::SizeResponse{sizer::formats::SizeReportJson(report), report.refused};
 }
 
-api::PodView ToView(const PodRecord& pod) {
+PressureWatcherOptions PressureOptions(const DaemonConfig& config) {
+  const auto& p = config.pressure;
+  PressureWatcherOptions o{.interval = p.interval, .model = p.model, .trigger = std::nullopt};
+  if (p.psi_trigger)
+    o.trigger =
+        PressureTriggerSpec{.full = false, .stall = p.psi_trigger_stall, .window = p.psi_trigger_window};
+  return o;
+}
+
+api::PodView ToView(const PodRecord& pod, const sizer::PressureAssessment* pressure) {
   const auto& s = pod.detail.summary;
   api::PodView v{.sandbox_id = s.id,
                  .namespace_ = s.namespace_,
@@ -118,6 +128,13 @@ api::PodView ToView(const PodRecord& pod) {
   v.cgroup_writes = pod.cgroup_writes;
   v.notes = pod.notes;
   v.last_error = pod.last_error;
+  if (pressure) {
+    v.pressure_level = sizer::LevelName(pressure->level);
+    v.pressure_cause = sizer::CauseLabel(pressure->cause.kind);
+    v.pressure_basis = sizer::BasisName(pressure->basis);
+    v.exhaustion_seconds = pressure->seconds_left;
+    v.pressure_advice = pressure->advice;
+  }
   return v;
 }
 
@@ -132,6 +149,9 @@ class Daemon {
         runtime_(MakeCriRuntime(config_.cri.endpoint, config_.cri.call_timeout)),
         cgroups_(MakeCgroupfsPort(config_.cgroups.root, config_.kubelet_cgroup_root)),
         reconciler_(std::move(setup), *cgroups_, metrics_, log_),
+        guest_(MakeShimMonitorGuest(io_, config_.pressure.shim_monitor_dir, config_.pressure.shim_timeout)),
+        pressure_(io_, PressureOptions(config_), *cgroups_, *guest_, metrics_, log_,
+                  [this] { PublishView(); }),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         poll_timer_(io_),
         watchdog_timer_(io_) {}
@@ -189,6 +209,7 @@ class Daemon {
     log_.Log(Priority::kInfo, fmt::format("signal {}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT"));
     sd_notify(0, "STOPPING=1");
     stopping_ = true;
+    pressure_.Stop();
     poll_timer_.cancel();
     watchdog_timer_.cancel();
     if (feed_) feed_->Stop();
@@ -225,6 +246,12 @@ class Daemon {
     config_.log = next->log;
     config_.kubelet = next->kubelet;
     reconciler_.Reconfigure(std::move(*setup));
+    config_.pressure.interval = next->pressure.interval;
+    config_.pressure.model = next->pressure.model;
+    config_.pressure.psi_trigger = next->pressure.psi_trigger;
+    config_.pressure.psi_trigger_stall = next->pressure.psi_trigger_stall;
+    config_.pressure.psi_trigger_window = next->pressure.psi_trigger_window;
+    pressure_.Reconfigure(PressureOptions(config_));
     PublishSizing();
     log_.Log(Priority::kInfo,
              fmt::format("SIGHUP: configuration reloaded ({} mode)",
@@ -283,6 +310,7 @@ class Daemon {
       cri_up_ = true;
       metrics_.SetCriUp(true);
       reconciler_.Apply(snapshot);
+      WatchPressure();
       sd_notify(0, fmt::format("STATUS=watching {} pods", reconciler_.pods().size()).c_str());
     }
     metrics_.ObserveReconcileSeconds(std::chrono::duration<double>(Clock::now() - started).count());
@@ -293,6 +321,16 @@ class Daemon {
       pending_full_ = false;
       Fetch(full);
     }
+  }
+
+  // Guest memory pressure of every VM pod, in observe and enforce mode alike.
+  void WatchPressure() {
+    std::vector<PressureTarget> vm;
+    for (const auto& [id, pod] : reconciler_.pods()) {
+      if (pod.profile && pod.inspected && !pod.detail.cgroup_parent.empty())
+        vm.push_back({pod.detail.summary, pod.detail.cgroup_parent});
+    }
+    pressure_.Update(vm);
   }
 
   void PublishSizing() {
@@ -312,7 +350,7 @@ class Daemon {
         .cri_up = cri_up_.value_or(false),
         .started_at_unix_seconds =
             std::chrono::duration_cast<std::chrono::seconds>(started_at_.time_since_epoch()).count()};
-    for (const auto& [id, pod] : reconciler_.pods()) view.pods.push_back(ToView(pod));
+    for (const auto& [id, pod] : reconciler_.pods()) view.pods.push_back(ToView(pod, pressure_.Latest(id)));
     api_->Publish(std::move(view));
   }
 
@@ -341,6 +379,8 @@ class Daemon {
   std::unique_ptr<RuntimePort> runtime_;
   std::unique_ptr<CgroupPort> cgroups_;
   Reconciler reconciler_;
+  std::unique_ptr<GuestPort> guest_;
+  PressureWatcher pressure_;
   std::unique_ptr<ChangeFeed> feed_;
   std::unique_ptr<api::ApiServer> api_;
   std::mutex sizing_mu_;

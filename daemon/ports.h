@@ -3,8 +3,10 @@
 // fault cannot be caused for real.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +66,24 @@ struct WriteOutcome {
   std::optional<int64_t> after;
 };
 
+// A PSI trigger on a pod cgroup's memory.pressure ("some|full <stall µs> <window µs>", kernel
+// Documentation/accounting/psi.rst). Without CAP_SYS_RESOURCE the window must be a multiple of 2 s.
+struct PressureTriggerSpec {
+  bool full = false;  // "full": all non-idle tasks stalled; "some": at least one
+  std::chrono::microseconds stall{150000};
+  std::chrono::microseconds window{2000000};
+};
+
+// A registered trigger, owning its fd: the kernel raises POLLPRI on it (epoll EPOLLPRI, Asio wait_error)
+// when the stall crossed the threshold within a window, POLLERR when the cgroup went away.
+class PressureTrigger {
+ public:
+  virtual ~PressureTrigger() = default;
+  virtual int fd() const = 0;
+  // After a wakeup: true when the cgroup is gone and the trigger dead (close it).
+  virtual bool Gone() const = 0;
+};
+
 class CgroupPort {
  public:
   virtual ~CgroupPort() = default;
@@ -78,6 +98,14 @@ class CgroupPort {
                                              int64_t period_us) = 0;
   // With sandbox_cgroup_only=false Kata puts the VMM in /kata_overhead/<sandbox-id>, unconstrained: bound it.
   virtual Result<WriteOutcome> BoundKataOverhead(const std::string& sandbox_id, int64_t bytes) = 0;
+  // Registers a memory PSI trigger on the pod cgroup (the unified tree on hybrid hosts). The trigger
+  // outlives Forget: its owner closes it.
+  virtual Result<std::unique_ptr<PressureTrigger>> AddMemoryPressureTrigger(const std::string& cgroup_parent,
+                                                                            const std::string& uid,
+                                                                            const PressureTriggerSpec& spec) {
+    (void)cgroup_parent, (void)uid, (void)spec;
+    return Error{"this cgroup port has no PSI triggers"};
+  }
   // Forgets kept file descriptors of a pod that is gone.
   virtual void Forget(const std::string& cgroup_parent) { (void)cgroup_parent; }
 };
