@@ -74,14 +74,14 @@ class CgroupfsPort final : public CgroupPort {
   Result<WriteOutcome> RaiseMemoryLimit(const std::string& parent, int64_t bytes) override {
     auto pod = OpenPod(parent);
     if (!pod) return pod.error();
-    Result<cgroups::WriteReport> report =
-        (*pod)->paths.driver == cgroups::CgroupDriver::kSystemd
-            ? ViaSystemd(**pod, static_cast<uint64_t>(bytes), std::nullopt)
-            : (*pod)->handle.RaiseMemoryLimit(static_cast<uint64_t>(bytes));
+    Result<cgroups::WriteReport> report = (*pod)->paths.driver == cgroups::CgroupDriver::kSystemd
+                                              ? ViaSystemd(**pod, static_cast<uint64_t>(bytes), std::nullopt)
+                                              : (*pod)->handle.RaiseMemoryLimit(static_cast<uint64_t>(bytes));
     return Outcome(report);
   }
 
-  Result<WriteOutcome> RaiseCpuQuota(const std::string& parent, int64_t quota_us, int64_t period_us) override {
+  Result<WriteOutcome> RaiseCpuQuota(const std::string& parent, int64_t quota_us,
+                                     int64_t period_us) override {
     auto pod = OpenPod(parent);
     if (!pod) return pod.error();
     cgroups::CpuQuota target{static_cast<uint64_t>(quota_us), static_cast<uint64_t>(period_us)};
@@ -148,7 +148,8 @@ class CgroupfsPort final : public CgroupPort {
     auto layout = Layout();
     if (!layout) return layout.error();
     cgroups::PodCgroupPaths paths;
-    auto handle = cgroups::ResolvePodCgroup(parent, "", **layout, {.kubelet_cgroup_root = kubelet_root_, .pod_uid = *uid}, &paths);
+    auto handle = cgroups::ResolvePodCgroup(parent, "", **layout,
+                                            {.kubelet_cgroup_root = kubelet_root_, .pod_uid = *uid}, &paths);
     if (!handle) return handle.error();
     auto [it, inserted] = handles_.emplace(parent, Pod{std::move(paths), std::move(*handle), std::nullopt});
     return &it->second;
@@ -170,7 +171,8 @@ class CgroupfsPort final : public CgroupPort {
 
   static Result<WriteOutcome> Outcome(const Result<cgroups::WriteReport>& report) {
     if (!report) return report.error();
-    return WriteOutcome{.written = report->written(), .before = Signed(report->before), .after = Signed(report->after)};
+    return WriteOutcome{
+        .written = report->written(), .before = Signed(report->before), .after = Signed(report->after)};
   }
 
   std::string root_;
@@ -200,8 +202,8 @@ class CriRuntime final : public RuntimePort {
       if (!v) return v.error();
       // runtime.v1 is the only CRI API we speak (CRI.md §1.2).
       if (v->runtime_api_version != "v1") {
-        return Error{fmt::format("{} speaks CRI {} ({} {}); uvm-sizer needs v1", endpoint_, v->runtime_api_version,
-                                 v->runtime_name, v->runtime_version)};
+        return Error{fmt::format("{} speaks CRI {} ({} {}); uvm-sizer needs v1", endpoint_,
+                                 v->runtime_api_version, v->runtime_name, v->runtime_version)};
       }
       version_checked_ = true;
     }
@@ -213,8 +215,13 @@ class CriRuntime final : public RuntimePort {
     std::vector<SandboxSummary> out;
     out.reserve(list->size());
     for (const auto& s : *list) {
-      out.push_back({.id = s.id, .name = s.name, .namespace_ = s.namespace_, .uid = s.uid,
-                     .runtime_handler = s.runtime_handler, .ready = s.ready(), .created_at_ns = s.created_at_ns});
+      out.push_back({.id = s.id,
+                     .name = s.name,
+                     .namespace_ = s.namespace_,
+                     .uid = s.uid,
+                     .runtime_handler = s.runtime_handler,
+                     .ready = s.ready(),
+                     .created_at_ns = s.created_at_ns});
     }
     return out;
   }
@@ -235,7 +242,8 @@ class CriRuntime final : public RuntimePort {
     if (!client) return client.error();
     auto list = (*client)->ListContainers(sandbox_id);
     if (!list) return list.error();
-    std::sort(list->begin(), list->end(), [](const auto& a, const auto& b) { return a.created_at_ns < b.created_at_ns; });
+    std::sort(list->begin(), list->end(),
+              [](const auto& a, const auto& b) { return a.created_at_ns < b.created_at_ns; });
     std::vector<sizer::ContainerResources> out;
     for (const auto& c : *list) {
       auto st = (*client)->ContainerStatus(c.id);
@@ -290,7 +298,8 @@ class CriChangeFeed final : public ChangeFeed {
 
 }  // namespace
 
-std::unique_ptr<RuntimePort> MakeCriRuntime(const std::string& endpoint, std::chrono::milliseconds call_timeout) {
+std::unique_ptr<RuntimePort> MakeCriRuntime(const std::string& endpoint,
+                                            std::chrono::milliseconds call_timeout) {
   return std::make_unique<CriRuntime>(endpoint, call_timeout);
 }
 
@@ -302,7 +311,8 @@ std::unique_ptr<ChangeFeed> StartChangeFeed(const std::string& endpoint, std::fu
   return std::make_unique<CriChangeFeed>(feed ? std::move(*feed) : nullptr);
 }
 
-std::unique_ptr<CgroupPort> MakeCgroupfsPort(const std::string& root, const std::string& kubelet_cgroup_root) {
+std::unique_ptr<CgroupPort> MakeCgroupfsPort(const std::string& root,
+                                             const std::string& kubelet_cgroup_root) {
   return std::make_unique<CgroupfsPort>(root, kubelet_cgroup_root);
 }
 

@@ -256,7 +256,8 @@ Status ApplyTable(const toml::table& root, std::string_view source, DaemonConfig
     UVM_TRY(r.Unknown({"cpu_cfs_quota", "cpu_cfs_quota_period", "static_cpu_manager", "cgroup_root"}));
     UVM_TRY(r.String("cgroup_root", c.kubelet_cgroup_root));
     if (c.kubelet_cgroup_root.empty() || c.kubelet_cgroup_root[0] != '/') {
-      return r.Fail("cgroup_root", fmt::format("must be an absolute path, got \"{}\"", c.kubelet_cgroup_root));
+      return r.Fail("cgroup_root",
+                    fmt::format("must be an absolute path, got \"{}\"", c.kubelet_cgroup_root));
     }
     UVM_TRY(r.Bool("cpu_cfs_quota", c.kubelet.cpu_cfs_quota));
     UVM_TRY(r.Bool("static_cpu_manager", c.kubelet.static_cpu_manager));

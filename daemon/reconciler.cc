@@ -177,7 +177,8 @@ void Reconciler::Size(PodRecord& pod) {
 
 void Reconciler::ReadAndEnforce(PodRecord& pod) {
   const auto& s = pod.detail.summary;
-  if (!pod.profile || pod.detail.cgroup_parent.empty()) {
+  // Every pod's cgroup is read (its usage is worth a series); only VM pods are ever written.
+  if (pod.detail.cgroup_parent.empty()) {
     Publish(pod);
     return;
   }
@@ -192,7 +193,7 @@ void Reconciler::ReadAndEnforce(PodRecord& pod) {
   }
   pod.cgroup = *reading;
   const auto& sizing = pod.sizing;
-  if (setup_.mode == CgroupMode::kEnforce && sizing.required_cgroup_memory_bytes) {
+  if (pod.profile && setup_.mode == CgroupMode::kEnforce && sizing.required_cgroup_memory_bytes) {
     bool ok = true;
     auto record = [&](const char* what, const Result<WriteOutcome>& r, int64_t target) {
       if (!r) {

@@ -1,8 +1,8 @@
 #include "tests/integration/daemon_process.h"
 
 #include <fcntl.h>
-#include <sys/prctl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,7 +66,8 @@ Status DaemonProcess::Spawn() {
     dup2(log, 2);
     // If the test binary dies, so does the daemon.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    execl(UVM_SIZER_BIN, UVM_SIZER_BIN, "daemon", "--config", config_path_.c_str(), static_cast<char*>(nullptr));
+    execl(UVM_SIZER_BIN, UVM_SIZER_BIN, "daemon", "--config", config_path_.c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   close(log);
@@ -80,7 +81,8 @@ Status DaemonProcess::WaitForMetrics(milliseconds timeout) const {
   while (std::chrono::steady_clock::now() < deadline) {
     if (auto r = HttpGet("127.0.0.1", port_, "/metrics", 1000); r && r->status == 200) return {};
     int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) return Error{fmt::format("the daemon exited (status {})", status)};
+    if (waitpid(pid_, &status, WNOHANG) == pid_)
+      return Error{fmt::format("the daemon exited (status {})", status)};
     std::this_thread::sleep_for(milliseconds(50));
   }
   return Error{"the daemon's /metrics did not answer"};

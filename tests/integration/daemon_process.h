@@ -32,8 +32,10 @@ class DaemonProcess {
 
   // /metrics body, or an error when the daemon does not answer.
   Result<std::string> Scrape() const;
-  // The value of `metric` with exactly these labels among its labels (others may be present); nullopt when absent.
-  std::optional<double> Value(const std::string& metric, const std::map<std::string, std::string>& labels = {}) const;
+  // The value of `metric` with exactly these labels among its labels (others may be present); nullopt when
+  // absent.
+  std::optional<double> Value(const std::string& metric,
+                              const std::map<std::string, std::string>& labels = {}) const;
   // Polls `condition` every 100 ms until it holds or `timeout` passes.
   static bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 

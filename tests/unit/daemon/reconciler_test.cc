@@ -153,7 +153,8 @@ TEST_F(ReconcilerTest, EnforceModeRaisesOnceToTheHostNeedAndTheVcpus) {
   const PodRecord& pod = r.pods().at("sb1");
   ASSERT_EQ(cgroups_.writes.size(), 2u);
   EXPECT_EQ(*cgroups_.cgroups["/kubepods/burstable/podu1"].memory_limit_bytes, *pod.sizing.host_memory_bytes);
-  EXPECT_EQ(*cgroups_.cgroups["/kubepods/burstable/podu1"].cpu_quota_us, 200000);  // 2 vCPUs x 100 ms
+  EXPECT_EQ(*cgroups_.cgroups["/kubepods/burstable/podu1"].cpu_quota_us,
+            300000);  // ceil(1 + 1.5) vCPUs x 100 ms
   EXPECT_EQ(pod.phase, PodPhase::kApplied);
   EXPECT_TRUE(Logged("raised memory limit of /kubepods/burstable/podu1 from 704643072 to"));
   Round(r);
@@ -170,6 +171,7 @@ TEST_F(ReconcilerTest, EnforceModeRaisesOnceToTheHostNeedAndTheVcpus) {
 TEST_F(ReconcilerTest, EnforceNeverLowersAndNeverTouchesUnlimitedOrNonVmPods) {
   SandboxDetail generous = KataCcPod("sb1", "u1", 512 * kMib, 4096 * kMib);
   AddPod(generous, 4608 * kMib);
+  cgroups_.cgroups[generous.cgroup_parent].cpu_quota_us = 400000;
   SandboxDetail unlimited = KataCcPod("sb2", "u2", 512 * kMib, 0);
   AddPod(unlimited, 0);
   cgroups_.cgroups[unlimited.cgroup_parent].memory_limit_bytes.reset();
