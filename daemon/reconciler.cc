@@ -160,7 +160,16 @@ void Reconciler::Size(PodRecord& pod) {
             PodName(s), s.runtime_handler, profile->name, uvm.vcpus, uvm.memory_mib,
             MibText(*pod.sizing.host_memory_bytes), MibText(pod.sizing.overhead.required_memory_bytes),
             MibText(pod.sizing.overhead.declared_memory_bytes)));
-    if (pod.sizing.overhead.shortfall_bytes > 0) {
+    if (pod.sizing.overhead.shortfall_bytes > 0 && resources.memory_limit_in_bytes == 0) {
+      // No memory limit: the pod cgroup is unbounded, so nothing OOM-kills the VMM, but the scheduler sees
+      // none of the UVM's host memory.
+      log_.Log(Priority::kWarning,
+               fmt::format("pod {}: no memory limit, so its UVM's {} of host memory are invisible to the scheduler "
+                           "(declared overhead {}); give it memory limits, or a RuntimeClass overhead that covers "
+                           "them",
+                           PodName(s), MibText(*pod.sizing.host_memory_bytes),
+                           MibText(pod.sizing.overhead.declared_memory_bytes)));
+    } else if (pod.sizing.overhead.shortfall_bytes > 0) {
       log_.Log(
           Priority::kWarning,
           fmt::format(

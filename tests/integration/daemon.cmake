@@ -13,3 +13,10 @@ if(TARGET uvm_containerd_fixture AND TARGET uvm-sizer AND TARGET uvm_guest_parse
   add_test(NAME daemon_integration COMMAND daemon_integration_tests)
   set_tests_properties(daemon_integration PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)
 endif()
+
+# scripts/demo.sh: containerd + demo pods + the daemon, and what it reports.
+if(TARGET uvm_daemon_process)
+  add_executable(uvm-sizer-demo ${CMAKE_CURRENT_LIST_DIR}/harness/demo.cc)
+  target_link_libraries(uvm-sizer-demo PRIVATE uvm_daemon_process uvm_containerd_fixture fmt::fmt)
+  target_compile_definitions(uvm-sizer-demo PRIVATE UVM_SIZER_BIN="$<TARGET_FILE:uvm-sizer>")
+endif()
