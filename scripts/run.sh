@@ -1,15 +1,10 @@
 #!/usr/bin/env bash
-# The README's "run" command: installs what is needed, builds, and runs uvm-sizer's main job.
-# Today that is `uvm-sizer size` over the example manifests in examples/; it becomes the daemon once the
-# daemon lands (issue 4).
+# The README's "run" command: installs what is needed, builds, and starts the daemon in the foreground on
+# its built-in defaults (or /etc/uvm-sizer/config.toml when there is one). With no runtime socket it
+# starts anyway, says it is waiting, and keeps retrying. Metrics: http://localhost:9842/metrics;
+# `build/cli/uvm-sizer status` talks to it. Ctrl-C (SIGINT) or SIGTERM stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh
-for f in examples/*.yaml; do
-  echo "== uvm-sizer size $f"
-  rc=0
-  build/cli/uvm-sizer size "$f" || rc=$?
-  # 3 = the runtime would refuse a pod: that is an answer, not a failure of this script.
-  [[ $rc -eq 0 || $rc -eq 3 ]] || exit "$rc"
-done
+scripts/build.sh >/dev/null
+exec build/cli/uvm-sizer daemon "$@"
