@@ -121,24 +121,7 @@ class TableReader {
     return Error{fmt::format("{}: {}{}: {}", source_, prefix_.empty() ? "" : prefix_ + ".", key, what)};
   }
 
-  static std::string TypeName(const toml::node& n) {
-    switch (n.type()) {
-      case toml::node_type::table:
-        return "a table";
-      case toml::node_type::array:
-        return "an array";
-      case toml::node_type::string:
-        return fmt::format("\"{}\"", n.as_string()->get());
-      case toml::node_type::integer:
-        return std::to_string(n.as_integer()->get());
-      case toml::node_type::floating_point:
-        return fmt::format("{}", n.as_floating_point()->get());
-      case toml::node_type::boolean:
-        return n.as_boolean()->get() ? "true" : "false";
-      default:
-        return "a date/time";
-    }
-  }
+  static std::string TypeName(const toml::node& n) { return sizer::formats::DescribeTomlValue(n); }
 
  private:
   const toml::table& table_;

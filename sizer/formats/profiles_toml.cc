@@ -48,7 +48,7 @@ std::string Join(std::string_view prefix, std::string_view key) {
 }
 
 // A TOML value for a message, shortened: files may hold long strings.
-std::string Describe(const toml::node& n) {
+std::string DescribeValue(const toml::node& n) {
   switch (n.type()) {
     case toml::node_type::table:
       return "a table";
@@ -87,7 +87,8 @@ Result<toml::table> Parse(std::string_view text) {
 Status ReadString(const toml::table& t, std::string_view key, std::string_view prefix, std::string& out) {
   const toml::node* n = t.get(key);
   if (n == nullptr) return {};
-  if (!n->is_string()) return Fail(Join(prefix, key), fmt::format("must be a string, got {}", Describe(*n)));
+  if (!n->is_string())
+    return Fail(Join(prefix, key), fmt::format("must be a string, got {}", DescribeValue(*n)));
   out = n->as_string()->get();
   return {};
 }
@@ -96,7 +97,7 @@ Status ReadBool(const toml::table& t, std::string_view key, std::string_view pre
   const toml::node* n = t.get(key);
   if (n == nullptr) return {};
   if (!n->is_boolean())
-    return Fail(Join(prefix, key), fmt::format("must be true or false, got {}", Describe(*n)));
+    return Fail(Join(prefix, key), fmt::format("must be true or false, got {}", DescribeValue(*n)));
   out = n->as_boolean()->get();
   return {};
 }
@@ -108,7 +109,7 @@ Status ReadInt(const toml::table& t, std::string_view key, std::string_view pref
   if (n == nullptr) return {};
   constexpr auto kMax = static_cast<int64_t>(std::min<uint64_t>(std::numeric_limits<Int>::max(), INT64_MAX));
   if (!n->is_integer())
-    return Fail(Join(prefix, key), fmt::format("must be a whole number, got {}", Describe(*n)));
+    return Fail(Join(prefix, key), fmt::format("must be a whole number, got {}", DescribeValue(*n)));
   int64_t v = n->as_integer()->get();
   if (v < min || v > kMax) {
     return Fail(Join(prefix, key), fmt::format("must be between {} and {}, got {}", min, kMax, v));
@@ -127,7 +128,7 @@ Status ReadNumber(const toml::table& t, std::string_view key, std::string_view p
   } else if (n->is_floating_point() && std::isfinite(n->as_floating_point()->get())) {
     out = n->as_floating_point()->get();
   } else {
-    return Fail(Join(prefix, key), fmt::format("must be a number, got {}", Describe(*n)));
+    return Fail(Join(prefix, key), fmt::format("must be a number, got {}", DescribeValue(*n)));
   }
   return {};
 }
@@ -147,9 +148,10 @@ Status ReadStringMap(const toml::table& root, std::string_view key,
                      std::map<std::string, std::string, std::less<>>& out) {
   const toml::node* n = root.get(key);
   if (n == nullptr) return {};
-  if (!n->is_table()) return Fail(key, fmt::format("must be a table, got {}", Describe(*n)));
+  if (!n->is_table()) return Fail(key, fmt::format("must be a table, got {}", DescribeValue(*n)));
   for (const auto& [k, v] : *n->as_table()) {
-    if (!v.is_string()) return Fail(Join(key, k.str()), fmt::format("must be a string, got {}", Describe(v)));
+    if (!v.is_string())
+      return Fail(Join(key, k.str()), fmt::format("must be a string, got {}", DescribeValue(v)));
     if (v.as_string()->get().empty()) return Fail(Join(key, k.str()), "must not be empty");
     out[std::string(k.str())] = v.as_string()->get();
   }
@@ -212,10 +214,10 @@ Result<ProfileFile> ParseProfileFile(std::string_view toml_text) {
     ProfileFile out;
     if (const toml::node* profiles = root->get("profiles")) {
       if (!profiles->is_table())
-        return Fail("profiles", fmt::format("must be a table, got {}", Describe(*profiles)));
+        return Fail("profiles", fmt::format("must be a table, got {}", DescribeValue(*profiles)));
       for (const auto& [name, node] : *profiles->as_table()) {
         std::string path = Join("profiles", name.str());
-        if (!node.is_table()) return Fail(path, fmt::format("must be a table, got {}", Describe(node)));
+        if (!node.is_table()) return Fail(path, fmt::format("must be a table, got {}", DescribeValue(node)));
         auto p = ProfileFromTable(*node.as_table(), std::string(name.str()), path);
         if (!p) return p.error();
         out.profiles.push_back(std::move(*p));
@@ -276,7 +278,7 @@ Result<Profile> ProfileFromKataConfig(std::string_view toml_text, std::string pr
     if (hv_node == nullptr)
       return Fail("hypervisor", "missing: a Kata configuration has one [hypervisor.<name>] table");
     if (!hv_node->is_table())
-      return Fail("hypervisor", fmt::format("must be a table, got {}", Describe(*hv_node)));
+      return Fail("hypervisor", fmt::format("must be a table, got {}", DescribeValue(*hv_node)));
     const toml::table& hvs = *hv_node->as_table();
     if (hvs.size() != 1) {
       std::string names;
@@ -291,13 +293,13 @@ Result<Profile> ProfileFromKataConfig(std::string_view toml_text, std::string pr
     const toml::node& hv_value = hv_it->second;
     std::string hv_path = Join("hypervisor", hv_name.str());
     if (!hv_value.is_table())
-      return Fail(hv_path, fmt::format("must be a table, got {}", Describe(hv_value)));
+      return Fail(hv_path, fmt::format("must be a table, got {}", DescribeValue(hv_value)));
     const toml::table& hv = *hv_value.as_table();
 
     static const toml::table kEmpty;
     const toml::table* rt = &kEmpty;
     if (const toml::node* n = root->get("runtime")) {
-      if (!n->is_table()) return Fail("runtime", fmt::format("must be a table, got {}", Describe(*n)));
+      if (!n->is_table()) return Fail("runtime", fmt::format("must be a table, got {}", DescribeValue(*n)));
       rt = n->as_table();
     }
 
@@ -399,12 +401,12 @@ Result<std::vector<ContainerdRuntime>> ParseContainerdRuntimes(std::string_view 
       const toml::node* n = t->get(step);
       where = Join(where, step);
       if (n == nullptr) return out;  // no runtimes configured: containerd's built-in runc only
-      if (!n->is_table()) return Fail(where, fmt::format("must be a table, got {}", Describe(*n)));
+      if (!n->is_table()) return Fail(where, fmt::format("must be a table, got {}", DescribeValue(*n)));
       t = n->as_table();
     }
     for (const auto& [handler, node] : *t) {
       std::string rt_path = Join(where, handler.str());
-      if (!node.is_table()) return Fail(rt_path, fmt::format("must be a table, got {}", Describe(node)));
+      if (!node.is_table()) return Fail(rt_path, fmt::format("must be a table, got {}", DescribeValue(node)));
       const toml::table& entry = *node.as_table();
       ContainerdRuntime rt;
       rt.handler = std::string(handler.str());
@@ -412,7 +414,7 @@ Result<std::vector<ContainerdRuntime>> ParseContainerdRuntimes(std::string_view 
       if (const toml::node* options = entry.get("options")) {
         std::string opt_path = Join(rt_path, "options");
         if (!options->is_table())
-          return Fail(opt_path, fmt::format("must be a table, got {}", Describe(*options)));
+          return Fail(opt_path, fmt::format("must be a table, got {}", DescribeValue(*options)));
         UVM_TRY(ReadString(*options->as_table(), "ConfigPath", opt_path, rt.config_path));
       }
       out.push_back(std::move(rt));
@@ -423,6 +425,10 @@ Result<std::vector<ContainerdRuntime>> ParseContainerdRuntimes(std::string_view 
   } catch (const std::exception& e) {
     return Error{e.what()};
   }
+}
+
+std::string DescribeTomlValue(const toml::node& value) {
+  return DescribeValue(value);
 }
 
 }  // namespace uvm::sizer::formats

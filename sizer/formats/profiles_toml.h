@@ -14,7 +14,8 @@
 namespace toml {
 inline namespace v3 {
 class table;
-}
+class node;
+}  // namespace v3
 }  // namespace toml
 
 namespace uvm::sizer::formats {
@@ -32,6 +33,10 @@ struct ProfileFile {
   std::map<std::string, std::string, std::less<>> runtime_class_aliases;
 };
 Result<ProfileFile> ParseProfileFile(std::string_view toml_text);
+
+// A TOML value as error messages show it: strings quoted and escaped (cut at 64 bytes), numbers and
+// booleans as written, "a table", "an array", "a date/time".
+std::string DescribeTomlValue(const toml::node& value);
 
 // The `[profiles.<name>]` table reader on its own, for the daemon config which embeds the same tables.
 // `key_path` prefixes error messages (e.g. "profiles.mine").
