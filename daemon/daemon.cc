@@ -11,8 +11,8 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <csignal>
+#include <cstring>
 #include <memory>
 #include <mutex>
 
@@ -179,7 +179,7 @@ class Daemon {
     WaitForSignals();
     feed_ = StartChangeFeed(config_.cri.endpoint, [this] { asio::post(io_, [this] { Fetch(false); }); });
     log_.Log(Priority::kInfo,
-             fmt::format("uvm-sizer daemon started: runtime {}, change feed {}, cgroups {} in {} "
+             fmt::format("uvm-sizer daemon started: runtime {}, change feed {} (probing), cgroups {} in {} "
                          "mode, metrics on {}",
                          config_.cri.endpoint, feed_->Mode(), config_.cgroups.root,
                          config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe",
@@ -408,7 +408,8 @@ void RaiseOpenFileLimit(Logger& log) {
   if (want <= lim.rlim_cur) return;
   lim.rlim_cur = want;
   if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
-    log.Log(Priority::kWarning, fmt::format("cannot raise the open-file limit to {}: {}", want, std::strerror(errno)));
+    log.Log(Priority::kWarning,
+            fmt::format("cannot raise the open-file limit to {}: {}", want, std::strerror(errno)));
   }
 }
 
