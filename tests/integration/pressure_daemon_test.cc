@@ -29,10 +29,12 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "guest/exposition.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/harness/containerd_fixture.h"
+#include "tests/support/subprocess.h"
 
 namespace uvm::testing {
 namespace {
@@ -180,9 +182,9 @@ TEST_F(PressureDaemon, TmpfsWritesInAVmPodArePredictedWarnedAboutAndClearedWhenD
   auto started = Clock::now();
   std::atomic<bool> dead{false};
   Clock::time_point died{};
-  int status = 0;
+  int wait_status = 0;
   std::thread reaper([&] {
-    if (waitpid(pid, &status, 0) == pid) {
+    if (waitpid(pid, &wait_status, 0) == pid) {
       died = Clock::now();
       dead = true;
     }
@@ -211,8 +213,8 @@ TEST_F(PressureDaemon, TmpfsWritesInAVmPodArePredictedWarnedAboutAndClearedWhenD
   }
   ASSERT_TRUE(dead.load()) << "the writer was not stopped by the cgroup limit within 90 s\n" << daemon->Log();
   reaper.join();
-  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-      << "the writer should be OOM-killed at the limit, status " << status;
+  ASSERT_TRUE(WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL)
+      << "the writer should be OOM-killed at the limit, status " << wait_status;
   double fill_seconds = std::chrono::duration<double>(died - started).count();
 
   // Prediction error against the moment the limit really hit. Only points with >= 10 s to go: the
@@ -256,6 +258,19 @@ TEST_F(PressureDaemon, TmpfsWritesInAVmPodArePredictedWarnedAboutAndClearedWhenD
   EXPECT_TRUE(
       DaemonProcess::WaitFor([&] { return Read(*daemon, pod->uid).oom_kills >= 1.0; }, milliseconds(5000)))
       << "the OOM kill shows in uvm_sizer_pod_oom_kills_total";
+  // `uvm-sizer status` shows the level, on what it is based, and the advice.
+  auto status = RunProcess({UVM_SIZER_BIN, "status", "--socket", daemon->api_socket(), "-o", "json"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  bool listed = false;
+  auto json = nlohmann::json::parse(status.out);
+  for (const auto& p : json["pods"]) {
+    if (p["uid"] != pod->uid) continue;
+    listed = true;
+    EXPECT_EQ(p["pressure"]["level"], "critical") << p.dump();
+    EXPECT_EQ(p["pressure"]["basis"], "host") << p.dump();
+    EXPECT_NE(p["pressure"]["advice"].get<std::string>().find("raise the memory limit"), std::string::npos);
+  }
+  EXPECT_TRUE(listed) << status.out;
 
   // The file goes (its pages are uncharged): back to ok, and no time left predicted.
   ASSERT_EQ(unlink(file.path.c_str()), 0);
