@@ -1,7 +1,7 @@
 # Metrics: series lifecycle, counters and histogram through the text exposition (no network).
 file(GLOB metrics_test_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/metrics/*_test.cc)
 add_executable(metrics_tests ${metrics_test_sources})
-target_link_libraries(metrics_tests PRIVATE uvm_metrics GTest::gtest_main GTest::gmock)
+target_link_libraries(metrics_tests PRIVATE uvm_metrics uvm_guest_parsers GTest::gtest_main GTest::gmock)
 gtest_discover_tests(metrics_tests DISCOVERY_TIMEOUT 60)
 
 # The shipped alert and recording rules: syntax (promtool check rules) and behaviour (promtool test rules).

@@ -1,13 +1,16 @@
-// A small reader of the Prometheus text exposition for tests: enough to find a series by name and labels
-// and read its value, with label values unescaped (\\, \", \n) so tests compare what Prometheus would see.
+// Finding a series by name and labels in a scrape, for tests; label values come back unescaped, as
+// Prometheus sees them.
 #pragma once
 
-#include <cstdlib>
+#include <gtest/gtest.h>
+
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "guest/exposition.h"
 
 namespace uvm::metrics::testing {
 
@@ -17,42 +20,16 @@ struct Sample {
   double value = 0;
 };
 
+// Parses with the project's own exposition parser (guest/exposition.h, fuzzed): a scrape that does not
+// parse fails the test that reads it.
 inline std::vector<Sample> ParseExposition(std::string_view text) {
   std::vector<Sample> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (line.empty() || line[0] == '#') continue;
-    Sample s;
-    size_t i = 0;
-    while (i < line.size() && line[i] != '{' && line[i] != ' ') s.name += line[i++];
-    if (i < line.size() && line[i] == '{') {
-      ++i;
-      while (i < line.size() && line[i] != '}') {
-        std::string key;
-        while (i < line.size() && line[i] != '=') key += line[i++];
-        i += 2;  // ="
-        std::string value;
-        while (i < line.size() && line[i] != '"') {
-          if (line[i] == '\\' && i + 1 < line.size()) {
-            ++i;
-            value += line[i] == 'n' ? '\n' : line[i];
-          } else {
-            value += line[i];
-          }
-          ++i;
-        }
-        ++i;  // closing quote
-        if (i < line.size() && line[i] == ',') ++i;
-        s.labels.emplace(std::move(key), std::move(value));
-      }
-      ++i;  // }
-    }
-    std::string value(line.substr(i));
-    s.value = std::strtod(value.c_str(), nullptr);
+  auto parsed = guest::ParseExpositionText(text, "/metrics");
+  EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().message);
+  if (!parsed.ok()) return out;
+  for (const auto& g : parsed->samples) {
+    Sample s{.name = g.name, .value = g.value};
+    for (const auto& l : g.labels) s.labels[l.name] = l.value;
     out.push_back(std::move(s));
   }
   return out;
