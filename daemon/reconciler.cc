@@ -164,11 +164,12 @@ void Reconciler::Size(PodRecord& pod) {
       // No memory limit: the pod cgroup is unbounded, so nothing OOM-kills the VMM, but the scheduler sees
       // none of the UVM's host memory.
       log_.Log(Priority::kWarning,
-               fmt::format("pod {}: no memory limit, so its UVM's {} of host memory are invisible to the scheduler "
-                           "(declared overhead {}); give it memory limits, or a RuntimeClass overhead that covers "
-                           "them",
-                           PodName(s), MibText(*pod.sizing.host_memory_bytes),
-                           MibText(pod.sizing.overhead.declared_memory_bytes)));
+               fmt::format(
+                   "pod {}: no memory limit, so its UVM's {} of host memory are invisible to the scheduler "
+                   "(declared overhead {}); give it memory limits, or a RuntimeClass overhead that covers "
+                   "them",
+                   PodName(s), MibText(*pod.sizing.host_memory_bytes),
+                   MibText(pod.sizing.overhead.declared_memory_bytes)));
     } else if (pod.sizing.overhead.shortfall_bytes > 0) {
       log_.Log(
           Priority::kWarning,

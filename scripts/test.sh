@@ -7,12 +7,13 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 
 scripts/install-deps.sh
-BUILD_DIR=${BUILD_DIR:-build} scripts/build.sh -DUVM_SIZER_WERROR=ON
-build_dir=${BUILD_DIR:-build}
 
 echo "== formatting (clang-format --dry-run)"
 mapfile -t sources < <(git ls-files '*.cc' '*.h' 2>/dev/null || find . -name '*.cc' -o -name '*.h' | grep -v '^./build')
 clang-format --dry-run -Werror "${sources[@]}"
+
+BUILD_DIR=${BUILD_DIR:-build} scripts/build.sh -DUVM_SIZER_WERROR=ON
+build_dir=${BUILD_DIR:-build}
 
 echo "== ctest"
 (cd "$build_dir" && ctest --output-on-failure --timeout 300 -j1)
