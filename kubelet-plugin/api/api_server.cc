@@ -353,6 +353,24 @@ Status WatchPods(const std::string& socket_path, milliseconds timeout,
   return {};
 }
 
+Status WatchPressure(const std::string& socket_path, milliseconds timeout,
+                     const std::function<bool(const PodView&, const std::string&)>& on_event) {
+  auto stub = Connect(socket_path);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  auto reader = stub->WatchPressure(&ctx, pb::WatchPressureRequest{});
+  pb::PressureEvent ev;
+  while (reader->Read(&ev)) {
+    if (!on_event(FromProto(ev.pod()), ev.previous_level())) {
+      ctx.TryCancel();
+      break;
+    }
+  }
+  auto s = reader->Finish();
+  if (!s.ok() && s.error_code() != grpc::StatusCode::CANCELLED) return RpcError(socket_path, s);
+  return {};
+}
+
 Result<SizeResponse> CallSizePod(const std::string& socket_path, const SizeRequest& request,
                                  milliseconds timeout) {
   auto stub = Connect(socket_path);

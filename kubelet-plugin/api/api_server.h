@@ -75,6 +75,10 @@ Result<DaemonView> FetchStatus(const std::string& socket_path, std::chrono::mill
 // WatchPods until `on_event` returns false or the deadline passes; for tests and `status --watch`.
 Status WatchPods(const std::string& socket_path, std::chrono::milliseconds timeout,
                  const std::function<bool(const std::string& type, const PodView&)>& on_event);
+// WatchPressure until `on_event(pod, previous_level)` returns false or the deadline passes.
+Status WatchPressure(
+    const std::string& socket_path, std::chrono::milliseconds timeout,
+    const std::function<bool(const PodView& pod, const std::string& previous_level)>& on_event);
 Result<SizeResponse> CallSizePod(const std::string& socket_path, const SizeRequest& request,
                                  std::chrono::milliseconds timeout);
 

@@ -2,8 +2,10 @@
 // with handlers kata, kata-cc and runc, pods created the way the kubelet creates them, the real cgroup tree.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -249,6 +251,51 @@ TEST_F(DaemonCri, ABadConfigOnSighupKeepsTheOldOneAndSigtermStopsWithinTwoSecond
   EXPECT_EQ(*status, 0);
   EXPECT_LT(took.count(), 2000) << "SIGTERM took " << took.count() << " ms";
   std::cout << "[ measure  ] SIGTERM -> exit: " << took.count() << " ms\n";
+}
+
+TEST_F(DaemonCri, WatchPodsStreamsAddedAndRemovedPodsAndWatchPressureTheirLevels) {
+  auto daemon = StartDaemon("observe");
+  ASSERT_TRUE(daemon);
+  std::mutex mu;  // the stream's callback runs on the watcher thread
+  std::vector<std::pair<std::string, std::string>> events;  // (type, uid)
+  std::string watched_uid;
+  std::optional<Pod> pod;
+  std::thread watcher([&] {
+    auto st = api::WatchPods(daemon->api_socket(), milliseconds(10000),
+                             [&](const std::string& type, const api::PodView& p) {
+                               events.emplace_back(type, p.uid);
+                               return !(type == "REMOVED" && pod && p.uid == pod->uid);
+                             });
+    EXPECT_TRUE(st.ok()) << st.error().message;
+  });
+  std::this_thread::sleep_for(milliseconds(300));
+  auto created = containerd().CreatePod(KataCcPod("watched"));
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  pod = *created;
+  {
+    std::lock_guard lock(mu);
+    watched_uid = pod->uid;
+  }
+  ASSERT_TRUE(DaemonProcess::WaitFor(
+      [&] { return daemon->Value("uvm_sizer_pod_uvm_vcpus", Uid(*pod)).has_value(); }, milliseconds(3000)));
+  // The pressure stream starts with the current level of every VM pod.
+  std::string level;
+  auto pst = api::WatchPressure(daemon->api_socket(), milliseconds(3000),
+                                [&](const api::PodView& p, const std::string&) {
+                                  if (p.uid != pod->uid) return true;
+                                  level = p.pressure_level;
+                                  return false;
+                                });
+  EXPECT_TRUE(pst.ok()) << pst.error().message;
+  EXPECT_FALSE(level.empty());
+  ASSERT_TRUE(containerd().RemovePod(*pod).ok());
+  watcher.join();
+  auto seen = [&](const std::string& type) {
+    return std::any_of(events.begin(), events.end(),
+                       [&](const auto& e) { return e.first == type && e.second == pod->uid; });
+  };
+  EXPECT_TRUE(seen("ADDED"));
+  EXPECT_TRUE(seen("REMOVED"));
 }
 
 TEST_F(DaemonCri, SizePodOverTheApiUsesTheDaemonsProfiles) {
