@@ -260,6 +260,21 @@ class CriRuntime final : public RuntimePort {
     return out;
   }
 
+  Result<std::optional<int64_t>> WritableLayerBytes(const std::string& sandbox_id) override {
+    auto client = Client();
+    if (!client) return client.error();
+    auto stats = (*client)->ListContainerStats(sandbox_id);
+    if (!stats) return stats.error();
+    std::optional<int64_t> total;
+    for (const auto& c : *stats) {
+      if (c.writable_layer_used_bytes) {
+        total = total.value_or(0) +
+                static_cast<int64_t>(std::min<uint64_t>(*c.writable_layer_used_bytes, INT64_MAX / 2));
+      }
+    }
+    return total;
+  }
+
   void CancelInFlight() override {
     std::lock_guard lock(mu_);
     if (client_) client_->CancelInFlight();

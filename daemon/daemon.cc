@@ -282,8 +282,11 @@ class Daemon {
     if (full) last_full_ = Clock::now();
     auto inspected = reconciler_.InspectedIds();
     auto dynamic = reconciler_.DynamicHandlers();
-    asio::post(worker_, [this, inspected = std::move(inspected), dynamic = std::move(dynamic), full] {
-      auto snapshot = std::make_shared<RuntimeSnapshot>(FetchRuntime(*runtime_, inspected, full, dynamic));
+    auto vm = reconciler_.VmHandlers();
+    asio::post(worker_, [this, inspected = std::move(inspected), dynamic = std::move(dynamic),
+                         vm = std::move(vm), full] {
+      auto snapshot =
+          std::make_shared<RuntimeSnapshot>(FetchRuntime(*runtime_, inspected, full, dynamic, vm));
       asio::post(io_, [this, snapshot] { OnSnapshot(*snapshot); });
     });
   }
@@ -328,7 +331,7 @@ class Daemon {
     std::vector<PressureTarget> vm;
     for (const auto& [id, pod] : reconciler_.pods()) {
       if (pod.profile && pod.inspected && !pod.detail.cgroup_parent.empty())
-        vm.push_back({pod.detail.summary, pod.detail.cgroup_parent});
+        vm.push_back({pod.detail.summary, pod.detail.cgroup_parent, pod.writable_layer_bytes});
     }
     pressure_.Update(vm);
   }

@@ -43,6 +43,9 @@ class RuntimePort {
   virtual Result<std::vector<SandboxSummary>> ListSandboxes() = 0;
   virtual Result<SandboxDetail> InspectSandbox(const SandboxSummary& summary) = 0;
   virtual Result<std::vector<sizer::ContainerResources>> ContainerLimits(const std::string& sandbox_id) = 0;
+  // Σ writable-layer bytes of the sandbox's containers (CRI ListContainerStats); nullopt when the runtime
+  // reported none. Costly on containerd (it asks every shim): called at full resyncs only.
+  virtual Result<std::optional<int64_t>> WritableLayerBytes(const std::string& sandbox_id) = 0;
   // Aborts calls in flight (SIGTERM must stop the daemon within 2 s whatever the runtime does).
   virtual void CancelInFlight() {}
 };

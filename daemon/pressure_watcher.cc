@@ -356,6 +356,7 @@ void PressureWatcher::Complete(const std::string& sandbox_id, uint64_t generatio
   sizer::PressureSample sample{
       .at = Now(), .sandbox_id = s.id, .guest = std::nullopt, .host = std::move(host)};
   if (fetched && guest) sample.guest = std::move(*guest);
+  sample.containers.writable_layer_bytes = pod.target.writable_layer_bytes;
   auto a = model_.Observe(s.uid, sample);
   ++stats_.evaluations;
   if (sample.guest) pod.last_mounts = sample.guest->mounts;

@@ -54,6 +54,7 @@ std::unique_ptr<GuestPort> MakeShimMonitorGuest(boost::asio::io_context& io, std
 struct PressureTarget {
   SandboxSummary summary;
   std::string cgroup_parent;
+  std::optional<int64_t> writable_layer_bytes;  // CRI ListContainerStats at the last full resync
 };
 
 struct PressureWatcherOptions {

@@ -34,7 +34,8 @@ const char* PhaseName(PodPhase phase) {
 }
 
 RuntimeSnapshot FetchRuntime(RuntimePort& runtime, const std::set<std::string>& inspected, bool full,
-                             const std::set<std::string>& dynamic_handlers) {
+                             const std::set<std::string>& dynamic_handlers,
+                             const std::set<std::string>& vm_handlers) {
   RuntimeSnapshot snap;
   auto list = runtime.ListSandboxes();
   if (!list) {
@@ -51,6 +52,13 @@ RuntimeSnapshot FetchRuntime(RuntimePort& runtime, const std::set<std::string>& 
     }
     snap.details.emplace(s.id, std::move(detail));
   }
+  if (full) {
+    for (const auto& s : snap.sandboxes) {
+      if (!s.ready || !vm_handlers.count(s.runtime_handler)) continue;
+      // A failure here only costs one source of the pressure model: the pod keeps its last value.
+      if (auto bytes = runtime.WritableLayerBytes(s.id)) snap.writable_layer_bytes[s.id] = *bytes;
+    }
+  }
   return snap;
 }
 
@@ -64,6 +72,12 @@ std::set<std::string> Reconciler::InspectedIds() const {
     if (pod.inspected) ids.insert(id);
   }
   return ids;
+}
+
+std::set<std::string> Reconciler::VmHandlers() const {
+  std::set<std::string> out;
+  for (const auto& [handler, profile] : setup_.catalog.handlers()) out.insert(handler);
+  return out;
 }
 
 std::set<std::string> Reconciler::DynamicHandlers() const {
@@ -108,6 +122,9 @@ void Reconciler::Apply(const RuntimeSnapshot& snap) {
                       fmt::format("pod {}: cannot inspect sandbox {}: {}", PodName(s), s.id,
                                   d->second.error().message));
       }
+    }
+    if (auto w = snap.writable_layer_bytes.find(s.id); w != snap.writable_layer_bytes.end()) {
+      pod.writable_layer_bytes = w->second;
     }
     if (pod.inspected) ReadAndEnforce(pod);
   }

@@ -37,6 +37,7 @@ struct PodRecord {
   uint64_t cgroup_writes = 0;
   std::optional<std::string> last_error;
   std::vector<std::string> notes;
+  std::optional<int64_t> writable_layer_bytes;  // from the last full resync
 };
 
 // What the runtime worker brings back to the loop.
@@ -44,12 +45,16 @@ struct RuntimeSnapshot {
   std::optional<std::string> error;  // the runtime could not be listed (down, timeout)
   std::vector<SandboxSummary> sandboxes;
   std::map<std::string, Result<SandboxDetail>> details;  // for the sandboxes that needed inspection
+  // Full resyncs only: Σ writable-layer bytes per VM sandbox (issue 5's CRI source of file growth).
+  std::map<std::string, std::optional<int64_t>> writable_layer_bytes;
 };
 
 // Runs on the runtime worker: lists sandboxes, inspects those not in `inspected` (all when `full`), and
 // fetches container limits for handlers in `dynamic_handlers`.
+// With `vm_handlers`, a full fetch also asks the writable-layer bytes of those handlers' sandboxes.
 RuntimeSnapshot FetchRuntime(RuntimePort& runtime, const std::set<std::string>& inspected, bool full,
-                             const std::set<std::string>& dynamic_handlers);
+                             const std::set<std::string>& dynamic_handlers,
+                             const std::set<std::string>& vm_handlers = {});
 
 struct ReconcileSetup {
   sizer::ProfileCatalog catalog = sizer::ProfileCatalog::Builtin();
@@ -69,6 +74,7 @@ class Reconciler {
 
   std::set<std::string> InspectedIds() const;
   std::set<std::string> DynamicHandlers() const;
+  std::set<std::string> VmHandlers() const;
   const std::map<std::string, PodRecord>& pods() const { return pods_; }
   const ReconcileSetup& setup() const { return setup_; }
 

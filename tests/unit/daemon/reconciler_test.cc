@@ -29,7 +29,14 @@ class FakeRuntime : public RuntimePort {
     ++container_calls;
     return sandboxes.at(id).containers;
   }
+  Result<std::optional<int64_t>> WritableLayerBytes(const std::string& id) override {
+    ++stats_calls;
+    if (auto it = writable.find(id); it != writable.end()) return std::optional<int64_t>(it->second);
+    return std::optional<int64_t>();
+  }
   std::map<std::string, SandboxDetail> sandboxes;
+  std::map<std::string, int64_t> writable;
+  int stats_calls = 0;
   std::set<std::string> inspect_fails;
   bool down = false;
   int list_calls = 0, inspect_calls = 0, container_calls = 0;
@@ -94,7 +101,7 @@ class ReconcilerTest : public ::testing::Test {
     return Reconciler(ReconcileSetup{.mode = mode}, cgroups_, metrics_, log_);
   }
   void Round(Reconciler& r, bool full = false) {
-    r.Apply(FetchRuntime(runtime_, r.InspectedIds(), full, r.DynamicHandlers()));
+    r.Apply(FetchRuntime(runtime_, r.InspectedIds(), full, r.DynamicHandlers(), r.VmHandlers()));
   }
   void AddPod(const SandboxDetail& d, int64_t kubelet_limit) {
     runtime_.sandboxes[d.summary.id] = d;
@@ -248,6 +255,24 @@ TEST_F(ReconcilerTest, ReconfigureResizesEveryPod) {
   r.Reconfigure(next);
   EXPECT_EQ(r.pods().at("sb1").profile.value_or(""), "aks-2025");
   EXPECT_EQ(r.pods().at("sb1").sizing.kata.uvm->memory_mib, 512u);
+}
+
+TEST_F(ReconcilerTest, FullResyncsBringWritableLayerBytesOfVmPodsOnly) {
+  AddPod(KataCcPod("sb1", "u1", 512 * kMib, 0), 512 * kMib);
+  SandboxDetail runc = KataCcPod("sb2", "u2", 512 * kMib, 0);
+  runc.summary.runtime_handler = "runc";
+  AddPod(runc, 512 * kMib);
+  runtime_.writable["sb1"] = 5 * kMib;
+  Reconciler r = Make(CgroupMode::kObserve);
+  Round(r);
+  EXPECT_EQ(runtime_.stats_calls, 0);  // costly on containerd: not every poll
+  EXPECT_FALSE(r.pods().at("sb1").writable_layer_bytes);
+  Round(r, /*full=*/true);
+  EXPECT_EQ(runtime_.stats_calls, 1);  // the runc pod is not asked
+  EXPECT_EQ(r.pods().at("sb1").writable_layer_bytes, 5 * kMib);
+  runtime_.writable["sb1"] = 9 * kMib;
+  Round(r);
+  EXPECT_EQ(r.pods().at("sb1").writable_layer_bytes, 5 * kMib);  // kept until the next full resync
 }
 
 TEST_F(ReconcilerTest, DynamicProfilesFetchContainerLimits) {
