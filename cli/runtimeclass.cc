@@ -1,5 +1,6 @@
 // `uvm-sizer runtimeclass`: a node.k8s.io/v1 RuntimeClass whose overhead.podFixed holds the UVM's own OS
 // and the host-side VMM overhead, with a comment that explains each number.
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 
@@ -17,6 +18,7 @@ constexpr int64_t kMib = 1 << 20;
 // The VMM's own threads (I/O, vhost, shim) when the profile gives the UVM no base vCPU: the value of the
 // RuntimeClass example in Kata's documentation (docs/how-to: overhead podFixed cpu 250m).
 constexpr int64_t kMinimumCpuOverheadMillis = 250;
+constexpr uint32_t kDefaultWorkloadMib = 8192;
 
 struct RuntimeClassOptions {
   std::string handler;
@@ -45,9 +47,11 @@ int Run(const RuntimeClassOptions& opt) {
             ? fmt::format("--handler: handler \"{}\" has no profile; name one with --profile", opt.handler)
             : fmt::format("--profile: unknown profile \"{}\"", opt.profile));
   }
-  // The per-GiB part of the host overhead grows with the VM; size it for the VM the operator names, by
-  // default the UVM of a pod without limits.
-  uint32_t vm_mib = profile->base_memory_mib + profile->default_workload_mem_mib;
+  // The per-GiB part of the host overhead grows with the VM, but podFixed is one number for every pod of
+  // the class: by default it covers pods with up to 8 GiB of memory limits (or the no-limit default, if
+  // larger); --vm-memory names another VM size.
+  uint32_t vm_mib =
+      profile->base_memory_mib + std::max(profile->default_workload_mem_mib, kDefaultWorkloadMib);
   if (!opt.vm_memory.empty()) {
     auto q = ParseFlagQuantity("--vm-memory", opt.vm_memory);
     if (!q) return fail(q.error().message);
@@ -121,7 +125,7 @@ void AddRuntimeClassCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--name", opt->name, "the RuntimeClass name (default: the handler)");
   cmd->add_option(
       "--vm-memory", opt->vm_memory,
-      "size the per-GiB host overhead for a VM of this much memory (default: a pod without limits)");
+      "size the per-GiB host overhead for a VM of this much memory (default: the profile base + 8Gi)");
   opt->sizing.Register(*cmd);
   cmd->callback([opt, &exit_code] {
     for (auto [flag, value] : {std::pair{"--handler", &opt->handler}, std::pair{"--name", &opt->name}}) {

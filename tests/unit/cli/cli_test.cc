@@ -186,7 +186,7 @@ TEST(CliRuntimeClass, PrintsValidYamlWhoseOverheadCoversBaseAndHostOverhead) {
     auto cpu = sizer::Quantity::Parse(rc["overhead"]["podFixed"]["cpu"].as<std::string>());
     ASSERT_TRUE(cpu.ok());
     int64_t base_mib = handler == "kata" ? 256 : 2048;
-    int64_t vm_mib = 2048;  // the UVM of a pod without limits under both default profiles
+    int64_t vm_mib = base_mib + 8192;  // covers pods with up to 8 GiB of limits by default
     int64_t host = (86LL << 20) + 4613735LL * vm_mib / 1024;
     EXPECT_GE(memory->Value(), (base_mib << 20) + host) << r.out;
     EXPECT_LT(memory->Value(), (base_mib << 20) + host + (1 << 20)) << r.out;
