@@ -1,0 +1,308 @@
+// The real `uvm-sizer daemon` with 250 VM pods (DESIGN.md budget: RSS < 25 MiB, steady state < 0.5 % of
+// one core). This binary serves the pods from its fake CRI server (a child process, fake_cri.h) with an
+// empty cgroup_parent, so the daemon reads and writes no cgroup (and watches no pressure): the numbers are
+// the daemon's own, without the kernel's cgroup reads. It starts the daemon on a temp config, waits until
+// /metrics has 250 uvm_sizer_pod_uvm_vcpus series, reads VmRSS/VmHWM from /proc/<pid>/status, then
+// measures the daemon's CPU time (utime + stime of all its threads, /proc/<pid>/stat) over the steady
+// state: polls every 2 s, a full resync every 30 s, no scrapes during the window.
+//
+// The window is 60 s by default; --uvm_steady_seconds=N or UVM_BENCH_STEADY_SECONDS=N changes it (0 skips
+// it; at most 60, so that the run stays under 70 s). One repetition whatever --benchmark_repetitions says.
+#include <arpa/inet.h>
+#include <benchmark/benchmark.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+
+#include "bench/daemon/fake_cri.h"
+
+#ifndef UVM_SIZER_BINARY
+#error "UVM_SIZER_BINARY must name the uvm-sizer executable"
+#endif
+
+namespace uvm::bench {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kPods = 250;
+constexpr int kMaxSteadySeconds = 60;
+
+Result<uint16_t> FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error{fmt::format("socket: {}", std::strerror(errno))};
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    return Error{fmt::format("bind 127.0.0.1:0: {}", std::strerror(errno))};
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// GET /metrics over HTTP/1.0 (the server closes when done); the body, or an error.
+Result<std::string> Scrape(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error{fmt::format("socket: {}", std::strerror(errno))};
+  timeval tv{.tv_sec = 2, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return Error{fmt::format("connect 127.0.0.1:{}: {}", port, std::strerror(errno))};
+  }
+  std::string req = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    ::close(fd);
+    return Error{"short write of the request"};
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  auto body = out.find("\r\n\r\n");
+  if (body == std::string::npos) return Error{"no HTTP response"};
+  return out.substr(body + 4);
+}
+
+size_t CountSeries(const std::string& text, std::string_view family) {
+  std::string prefix = std::string(family) + "{";
+  size_t n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) n += line.starts_with(prefix) ? 1 : 0;
+  return n;
+}
+
+// "VmRSS:     12345 kB" -> bytes.
+std::optional<double> StatusBytes(pid_t pid, std::string_view key) {
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(key) && line.size() > key.size() && line[key.size()] == ':') {
+      return std::strtod(line.c_str() + key.size() + 1, nullptr) * 1024.0;
+    }
+  }
+  return std::nullopt;
+}
+
+// utime + stime of every thread of the process, in seconds (proc(5): fields 14 and 15, after the comm).
+std::optional<double> CpuSeconds(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(stat.substr(close + 2));
+  std::vector<std::string> fields;
+  for (std::string f; rest >> f;) fields.push_back(f);
+  // fields[0] is field 3 (state): utime is field 14, stime field 15.
+  if (fields.size() < 13) return std::nullopt;
+  double ticks = std::strtod(fields[11].c_str(), nullptr) + std::strtod(fields[12].c_str(), nullptr);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// The daemon, killed and reaped whatever happens.
+class DaemonChild {
+ public:
+  ~DaemonChild() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    auto deadline = Clock::now() + 3s;
+    while (Clock::now() < deadline) {
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+      std::this_thread::sleep_for(20ms);
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  Status Spawn(const std::string& config, const std::string& log) {
+    std::vector<std::string> args = {UVM_SIZER_BINARY, "daemon", "--config", config};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (log_fd < 0) return Error{fmt::format("{}: {}", log, std::strerror(errno))};
+    pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0) {
+      ::close(log_fd);
+      return Error{fmt::format("fork: {}", std::strerror(errno))};
+    }
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(1);
+      ::dup2(log_fd, STDERR_FILENO);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(log_fd);
+    return {};
+  }
+  bool Alive() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+std::string Tail(const std::string& path) {
+  std::ifstream in(path);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return all.size() > 600 ? all.substr(all.size() - 600) : all;
+}
+
+void BM_DaemonRss(benchmark::State& state, int steady_seconds) {
+  for (auto _ : state) {
+    TempDir dir("uvm-bench-daemon");
+    if (!dir.ok()) {
+      state.SkipWithError("mkdtemp failed");
+      break;
+    }
+    auto server = FakeCriProcess::Start(dir.path(), {.pods = kPods, .cgroup_parents = false});
+    if (!server) {
+      state.SkipWithError(server.error().message.c_str());
+      break;
+    }
+    auto port = FreePort();
+    if (!port) {
+      state.SkipWithError(port.error().message.c_str());
+      break;
+    }
+    std::string config = dir.path() + "/config.toml";
+    std::string log = dir.path() + "/daemon.log";
+    {
+      std::ofstream out(config);
+      out << fmt::format(
+          "[cri]\nendpoint = \"{}\"\npoll_interval = \"2s\"\n"
+          "[metrics]\nlisten = \"127.0.0.1:{}\"\n"
+          "[api]\nsocket = \"{}/api.sock\"\n"
+          "[node]\ncontainerd_config = \"{}/absent-containerd-config.toml\"\n"
+          "[kubelet]\ncgroup_root = \"/\"\n"
+          "[pressure]\nshim_monitor_dir = \"{}/sbs\"\n",
+          server->get()->endpoint(), *port, dir.path(), dir.path(), dir.path());
+    }
+    DaemonChild daemon;
+    auto started = Clock::now();
+    if (auto st = daemon.Spawn(config, log); !st) {
+      state.SkipWithError(st.error().message.c_str());
+      break;
+    }
+    auto cpu_at_start = CpuSeconds(daemon.pid());
+    // All 250 pods discovered, inspected, sized and published.
+    bool ready = false;
+    auto deadline = started + 10s;
+    while (Clock::now() < deadline && daemon.Alive()) {
+      if (auto body = Scrape(*port); body && CountSeries(*body, "uvm_sizer_pod_uvm_vcpus") == kPods) {
+        ready = true;
+        break;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    if (!ready) {
+      std::string why =
+          fmt::format("no {} uvm_sizer_pod_uvm_vcpus series within 10 s; daemon log: {}", kPods, Tail(log));
+      state.SkipWithError(why.c_str());
+      break;
+    }
+    double ready_s = std::chrono::duration<double>(Clock::now() - started).count();
+    auto rss = StatusBytes(daemon.pid(), "VmRSS");
+    auto hwm = StatusBytes(daemon.pid(), "VmHWM");
+    auto cpu0 = CpuSeconds(daemon.pid());
+    if (!rss || !hwm || !cpu0) {
+      state.SkipWithError("cannot read /proc/<daemon>/status or stat");
+      break;
+    }
+    constexpr double kMib = 1 << 20;
+    state.counters["pods"] = kPods;
+    state.counters["ready_s"] = ready_s;
+    state.counters["startup_cpu_s"] = *cpu0 - cpu_at_start.value_or(0);
+    state.counters["rss_ready_MiB"] = *rss / kMib;
+    if (steady_seconds > 0) {
+      auto t0 = Clock::now();
+      std::this_thread::sleep_for(std::chrono::seconds(steady_seconds));
+      auto cpu1 = CpuSeconds(daemon.pid());
+      double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (!daemon.Alive() || !cpu1) {
+        std::string why = fmt::format("the daemon died during the steady state; log: {}", Tail(log));
+        state.SkipWithError(why.c_str());
+        break;
+      }
+      state.counters["steady_s"] = wall;
+      state.counters["steady_cpu_s"] = *cpu1 - *cpu0;
+      state.counters["steady_cpu_pct_of_core"] = 100.0 * (*cpu1 - *cpu0) / wall;
+      // After polls and full resyncs: what the daemon settles at.
+      if (auto r = StatusBytes(daemon.pid(), "VmRSS")) rss = r;
+      if (auto h = StatusBytes(daemon.pid(), "VmHWM")) hwm = h;
+      if (auto body = Scrape(*port)) {
+        state.counters["series_after"] = static_cast<double>(CountSeries(*body, "uvm_sizer_pod_uvm_vcpus"));
+      }
+    }
+    state.counters["rss_MiB"] = *rss / kMib;
+    state.counters["hwm_MiB"] = *hwm / kMib;
+    state.SetIterationTime(std::chrono::duration<double>(Clock::now() - started).count());
+  }
+}
+int SteadySeconds(int& argc, char** argv) {
+  std::optional<int> value;
+  if (const char* env = std::getenv("UVM_BENCH_STEADY_SECONDS")) value = std::atoi(env);
+  constexpr std::string_view kFlag = "--uvm_steady_seconds=";
+  int out = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a.starts_with(kFlag)) {
+      value = std::atoi(argv[i] + kFlag.size());
+      continue;
+    }
+    argv[out++] = argv[i];
+  }
+  argc = out;
+  return std::clamp(value.value_or(kMaxSteadySeconds), 0, kMaxSteadySeconds);
+}
+
+}  // namespace
+}  // namespace uvm::bench
+
+int main(int argc, char** argv) {
+  if (int rc = uvm::bench::MaybeServeFakeCri(argc, argv); rc >= 0) return rc;
+  int steady = uvm::bench::SteadySeconds(argc, argv);
+  benchmark::Initialize(&argc, argv);
+  // One run (a daemon start and up to 60 s of watching) is the measurement: no repetitions.
+  benchmark::RegisterBenchmark("BM_DaemonRss/250", uvm::bench::BM_DaemonRss, steady)
+      ->Iterations(1)
+      ->Repetitions(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kSecond);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
