@@ -12,7 +12,8 @@ if(TARGET uvm_daemon AND TARGET uvm_kubelet_plugin_proto AND TARGET uvm-sizer)
 
   add_executable(bench_daemon_rss ${CMAKE_CURRENT_LIST_DIR}/daemon/bench_daemon_rss.cc)
   target_link_libraries(bench_daemon_rss PRIVATE uvm_bench_fake_cri benchmark::benchmark)
-  target_compile_definitions(bench_daemon_rss PRIVATE UVM_SIZER_BINARY="$<TARGET_FILE:uvm-sizer>")
+  target_compile_definitions(bench_daemon_rss PRIVATE UVM_SIZER_BINARY="$<TARGET_FILE:uvm-sizer>"
+                                                   UVM_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures")
   # The daemon under measurement is built with the benchmark.
   add_dependencies(bench_daemon_rss uvm-sizer)
 endif()

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -104,6 +105,16 @@ size_t CountSeries(const std::string& text, std::string_view family) {
   return n;
 }
 
+// The value of the series written exactly as `series` (name and labels); 0 when absent.
+double Value(const std::string& text, std::string_view series) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(series) && line.size() > series.size() && line[series.size()] == ' ')
+      return std::strtod(line.c_str() + series.size() + 1, nullptr);
+  }
+  return 0;
+}
+
 // "VmRSS:     12345 kB" -> bytes.
 std::optional<double> StatusBytes(pid_t pid, std::string_view key) {
   std::ifstream in(fmt::format("/proc/{}/status", pid));
@@ -174,20 +185,52 @@ class DaemonChild {
   pid_t pid_ = -1;
 };
 
+// A cgroup v2 tree of regular files (cgroups/ probes it as one: cgroup.controllers at the root) holding
+// each fake pod's cgroup, the files copied from the v2 fixture pod with the kubelet's limits written in.
+Status BuildCgroupTree(const std::string& root, int pods) {
+  namespace fs = std::filesystem;
+  const fs::path fixture = fs::path(UVM_FIXTURES_DIR) / "cgroups/v2-cgroupfs";
+  const fs::path fixture_pod = fixture / "kubepods/burstable/pod1c9e5a7e-3f1b-4a3e-9a57-2a8c0d3e4f51";
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  for (const char* f : {"cgroup.controllers", "cgroup.procs"})
+    fs::copy_file(fixture / f, fs::path(root) / f, ec);
+  if (ec) return Error{fmt::format("{}: {}", root, ec.message())};
+  for (const auto& pod : FakePodCgroups(pods)) {
+    fs::path dir = fs::path(root + pod.cgroup_parent);
+    fs::create_directories(dir, ec);
+    for (const auto& e : fs::directory_iterator(fixture_pod, ec)) {
+      if (e.is_regular_file()) fs::copy_file(e.path(), dir / e.path().filename(), ec);
+    }
+    if (ec) return Error{fmt::format("{}: {}", dir.string(), ec.message())};
+    std::ofstream(dir / "memory.max") << pod.memory_limit_bytes << "\n";
+    std::ofstream(dir / "memory.current") << pod.memory_limit_bytes / 3 << "\n";
+    std::ofstream(dir / "cpu.max") << pod.cpu_quota_us << " 100000\n";
+  }
+  return {};
+}
+
 std::string Tail(const std::string& path) {
   std::ifstream in(path);
   std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   return all.size() > 600 ? all.substr(all.size() - 600) : all;
 }
 
-void BM_DaemonRss(benchmark::State& state, int steady_seconds) {
+void BM_DaemonRss(benchmark::State& state, int steady_seconds, bool cgroup_tree) {
   for (auto _ : state) {
     TempDir dir("uvm-bench-daemon");
     if (!dir.ok()) {
       state.SkipWithError("mkdtemp failed");
       break;
     }
-    auto server = FakeCriProcess::Start(dir.path(), {.pods = kPods, .cgroup_parents = false});
+    std::string cgroup_root = dir.path() + "/cgroup";
+    if (cgroup_tree) {
+      if (auto st = BuildCgroupTree(cgroup_root, kPods); !st) {
+        state.SkipWithError(st.error().message.c_str());
+        break;
+      }
+    }
+    auto server = FakeCriProcess::Start(dir.path(), {.pods = kPods, .cgroup_parents = cgroup_tree});
     if (!server) {
       state.SkipWithError(server.error().message.c_str());
       break;
@@ -209,6 +252,8 @@ void BM_DaemonRss(benchmark::State& state, int steady_seconds) {
           "[kubelet]\ncgroup_root = \"/\"\n"
           "[pressure]\nshim_monitor_dir = \"{}/sbs\"\n",
           server->get()->endpoint(), *port, dir.path(), dir.path(), dir.path());
+      // Regular files cannot carry PSI triggers; the 5 s pressure ticks still read every pod.
+      if (cgroup_tree) out << fmt::format("psi_trigger = false\n[cgroups]\nroot = \"{}\"\n", cgroup_root);
     }
     DaemonChild daemon;
     auto started = Clock::now();
@@ -264,6 +309,10 @@ void BM_DaemonRss(benchmark::State& state, int steady_seconds) {
       if (auto h = StatusBytes(daemon.pid(), "VmHWM")) hwm = h;
       if (auto body = Scrape(*port)) {
         state.counters["series_after"] = static_cast<double>(CountSeries(*body, "uvm_sizer_pod_uvm_vcpus"));
+        // With the cgroup tree every pod's cgroup was read: 250 usage series (0 without it).
+        state.counters["usage_series_after"] =
+            static_cast<double>(CountSeries(*body, "uvm_sizer_pod_cgroup_memory_usage_bytes"));
+        state.counters["cgroup_read_errors"] = Value(*body, "uvm_sizer_errors_total{cause=\"cgroup_read\"}");
       }
     }
     state.counters["rss_MiB"] = *rss / kMib;
@@ -296,11 +345,14 @@ int main(int argc, char** argv) {
   int steady = uvm::bench::SteadySeconds(argc, argv);
   benchmark::Initialize(&argc, argv);
   // One run (a daemon start and up to 60 s of watching) is the measurement: no repetitions.
-  benchmark::RegisterBenchmark("BM_DaemonRss/250", uvm::bench::BM_DaemonRss, steady)
-      ->Iterations(1)
-      ->Repetitions(1)
-      ->UseManualTime()
-      ->Unit(benchmark::kSecond);
+  for (bool tree : {false, true}) {
+    benchmark::RegisterBenchmark(tree ? "BM_DaemonRssCgroupTree/250" : "BM_DaemonRss/250",
+                                 uvm::bench::BM_DaemonRss, steady, tree)
+        ->Iterations(1)
+        ->Repetitions(1)
+        ->UseManualTime()
+        ->Unit(benchmark::kSecond);
+  }
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -224,6 +224,17 @@ bool CanConnect(const std::string& path) {
 
 }  // namespace
 
+std::vector<FakePodCgroup> FakePodCgroups(int pods) {
+  std::vector<FakePodCgroup> out;
+  for (const auto& p : MakePods(pods, true)) {
+    out.push_back(
+        {.cgroup_parent = p.cgroup_parent,
+         .memory_limit_bytes = p.resources.memory_limit_in_bytes() + p.overhead.memory_limit_in_bytes(),
+         .cpu_quota_us = p.resources.cpu_quota() + p.overhead.cpu_quota()});
+  }
+  return out;
+}
+
 int MaybeServeFakeCri(int argc, char** argv) {
   std::string socket;
   int pods = 250;

@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sizer/result.h"
 
@@ -40,6 +41,15 @@ class FakeCriProcess {
   std::string endpoint_;
   pid_t pid_ = -1;
 };
+
+// The pod cgroups the kubelet would have made for the fake's sandboxes (FakeCriOptions::cgroup_parents):
+// the cgroupfs path and the memory limit it set (resources + overhead).
+struct FakePodCgroup {
+  std::string cgroup_parent;
+  int64_t memory_limit_bytes = 0;
+  int64_t cpu_quota_us = 0;  // per 100000 µs, resources + overhead
+};
+std::vector<FakePodCgroup> FakePodCgroups(int pods);
 
 // Call first in main(): when argv asks for the fake server, serves until killed and returns its exit code;
 // otherwise returns -1 and the benchmark runs as usual.
