@@ -218,7 +218,8 @@ std::string Tail(const std::string& path) {
 
 void BM_DaemonRss(benchmark::State& state, int steady_seconds, bool cgroup_tree) {
   for (auto _ : state) {
-    TempDir dir("uvm-bench-daemon");
+    // Short: the shim-monitor socket paths under it must fit a unix socket address (108 bytes).
+    TempDir dir("uvmbd");
     if (!dir.ok()) {
       state.SkipWithError("mkdtemp failed");
       break;
@@ -250,7 +251,7 @@ void BM_DaemonRss(benchmark::State& state, int steady_seconds, bool cgroup_tree)
           "[api]\nsocket = \"{}/api.sock\"\n"
           "[node]\ncontainerd_config = \"{}/absent-containerd-config.toml\"\n"
           "[kubelet]\ncgroup_root = \"/\"\n"
-          "[pressure]\nshim_monitor_dir = \"{}/sbs\"\n",
+          "[pressure]\nshim_monitor_dir = \"{}/s\"\n",
           server->get()->endpoint(), *port, dir.path(), dir.path(), dir.path());
       // Regular files cannot carry PSI triggers; the 5 s pressure ticks still read every pod.
       if (cgroup_tree) out << fmt::format("psi_trigger = false\n[cgroups]\nroot = \"{}\"\n", cgroup_root);
@@ -317,6 +318,9 @@ void BM_DaemonRss(benchmark::State& state, int steady_seconds, bool cgroup_tree)
     }
     state.counters["rss_MiB"] = *rss / kMib;
     state.counters["hwm_MiB"] = *hwm / kMib;
+    // Shared-library pages (RssFile) are part of VmRSS; RssAnon is the daemon's own heap and stacks.
+    if (auto a = StatusBytes(daemon.pid(), "RssAnon")) state.counters["rss_anon_MiB"] = *a / kMib;
+    if (auto f = StatusBytes(daemon.pid(), "RssFile")) state.counters["rss_file_MiB"] = *f / kMib;
     state.SetIterationTime(std::chrono::duration<double>(Clock::now() - started).count());
   }
 }
