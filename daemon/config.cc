@@ -164,7 +164,8 @@ Status ApplyTable(const toml::table& root, std::string_view source, DaemonConfig
   UVM_SECTION(cgroups, "cgroups");
   if (cgroups) {
     TableReader r(*cgroups, source, "cgroups");
-    UVM_TRY(r.Unknown({"root", "mode"}));
+    UVM_TRY(r.Unknown({"root", "mode", "read_interval"}));
+    UVM_TRY(r.Duration("read_interval", c.cgroups.read_interval));
     UVM_TRY(r.String("root", c.cgroups.root));
     std::string mode = c.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe";
     UVM_TRY(r.String("mode", mode));
@@ -472,7 +473,8 @@ std::string ConfigToToml(const DaemonConfig& c) {
                           {"poll_interval", dur(c.cri.poll_interval)},
                           {"call_timeout", dur(c.cri.call_timeout)}}},
       {"cgroups", toml::table{{"root", c.cgroups.root},
-                              {"mode", c.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe"}}},
+                              {"mode", c.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe"},
+                              {"read_interval", dur(c.cgroups.read_interval)}}},
       {"metrics", toml::table{{"listen", c.metrics.listen}}},
       {"api", toml::table{{"socket", c.api.socket}, {"group", c.api.group}}},
       {"handlers", handlers},

@@ -28,6 +28,8 @@ struct DaemonConfig {
   struct Cgroups {
     std::string root = "/sys/fs/cgroup";
     CgroupMode mode = CgroupMode::kObserve;
+    // How often each known pod's cgroup is read (usage series) and, in enforce mode, checked again.
+    std::chrono::milliseconds read_interval{10000};
   } cgroups;
   struct Metrics {
     std::string listen = "0.0.0.0:9842";

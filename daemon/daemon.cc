@@ -43,8 +43,10 @@ Result<ReconcileSetup> SetupFrom(const DaemonConfig& config, Logger& log) {
   auto node = BuildNodeCatalog(config, ReadWholeFile, HostCpus());
   if (!node) return node.error();
   for (const auto& note : node->notes) log.Log(Priority::kInfo, note);
-  return ReconcileSetup{
-      .catalog = std::move(node->catalog), .host = config.host_overhead, .mode = config.cgroups.mode};
+  return ReconcileSetup{.catalog = std::move(node->catalog),
+                        .host = config.host_overhead,
+                        .mode = config.cgroups.mode,
+                        .cgroup_read_interval = config.cgroups.read_interval};
 }
 
 // What SizePod needs, copied out of the loop's state: gRPC threads read it, SIGHUP replaces it.
@@ -240,6 +242,7 @@ class Daemon {
     config_.cri.resync_interval = next->cri.resync_interval;
     config_.cri.poll_interval = next->cri.poll_interval;
     config_.cgroups.mode = next->cgroups.mode;
+    config_.cgroups.read_interval = next->cgroups.read_interval;
     config_.handlers = next->handlers;
     config_.profiles = next->profiles;
     config_.host_overhead = next->host_overhead;

@@ -109,8 +109,10 @@ void Reconciler::Apply(const RuntimeSnapshot& snap) {
       log_.Log(Priority::kDebug, fmt::format("pod {} sandbox {} discovered (handler \"{}\")", PodName(s),
                                              s.id, s.runtime_handler));
     }
+    bool inspected_now = false;
     if (auto d = snap.details.find(s.id); d != snap.details.end()) {
       if (d->second) {
+        inspected_now = true;
         pod.detail = *d->second;
         pod.inspected = true;
         pod.last_error.reset();
@@ -126,7 +128,11 @@ void Reconciler::Apply(const RuntimeSnapshot& snap) {
     if (auto w = snap.writable_layer_bytes.find(s.id); w != snap.writable_layer_bytes.end()) {
       pod.writable_layer_bytes = w->second;
     }
-    if (pod.inspected) ReadAndEnforce(pod);
+    auto now = std::chrono::steady_clock::now();
+    if (pod.inspected && (inspected_now || now - pod.last_cgroup_read >= setup_.cgroup_read_interval)) {
+      pod.last_cgroup_read = now;
+      ReadAndEnforce(pod);
+    }
   }
   std::vector<std::string> gone;
   for (const auto& [id, pod] : pods_) {

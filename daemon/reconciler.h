@@ -38,6 +38,7 @@ struct PodRecord {
   std::optional<std::string> last_error;
   std::vector<std::string> notes;
   std::optional<int64_t> writable_layer_bytes;  // from the last full resync
+  std::chrono::steady_clock::time_point last_cgroup_read{};
 };
 
 // What the runtime worker brings back to the loop.
@@ -60,6 +61,9 @@ struct ReconcileSetup {
   sizer::ProfileCatalog catalog = sizer::ProfileCatalog::Builtin();
   sizer::HostOverheadModel host;
   CgroupMode mode = CgroupMode::kObserve;
+  // A known pod's cgroup is read (and, in enforce mode, checked) at most this often; new and re-inspected
+  // pods at once. 0: at every Apply.
+  std::chrono::milliseconds cgroup_read_interval{0};
 };
 
 class Reconciler {

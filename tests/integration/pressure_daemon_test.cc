@@ -289,7 +289,7 @@ TEST_F(PressureDaemon, TmpfsWritesInAVmPodArePredictedWarnedAboutAndClearedWhenD
 TEST_F(PressureDaemon, ARealPsiTriggerReevaluatesThePodAtOnce) {
   // An interval that never elapses: any evaluation after the first comes from the trigger.
   auto daemon = StartDaemon(
-      "interval = \"1h\"\npsi_trigger = true\npsi_trigger_stall = \"150ms\"\n"
+      "interval = \"1h\"\npsi_trigger = true\npsi_trigger_stall = \"50ms\"\n"
       "psi_trigger_window = \"2s\"\n");
   ASSERT_TRUE(daemon);
   auto pod = containerd().CreatePod({.name = "psi",
@@ -314,7 +314,7 @@ TEST_F(PressureDaemon, ARealPsiTriggerReevaluatesThePodAtOnce) {
     int fd;
     ~Close() { close(fd); }
   } close_own{own};
-  const char spec[] = "some 150000 2000000";
+  const char spec[] = "some 50000 2000000";
   ASSERT_EQ(write(own, spec, sizeof spec), static_cast<ssize_t>(sizeof spec)) << std::strerror(errno);
   // Quiet windows first, so that both triggers start from no stall.
   std::this_thread::sleep_for(milliseconds(2500));

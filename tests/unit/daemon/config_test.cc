@@ -196,9 +196,9 @@ TEST(DaemonConfig, ShippedDefaultConfigListsEveryKeyCommentedOut) {
   ASSERT_TRUE(st.ok()) << st.error().message << "\n" << uncommented;
   EXPECT_EQ(ConfigToToml(parsed), ConfigToToml(defaults)) << "the commented defaults drifted from the code";
   for (const char* key :
-       {"endpoint", "resync_interval", "poll_interval", "call_timeout", "root", "mode", "listen", "socket",
-        "group", "fixed", "per_gib", "cpu_cfs_quota", "cpu_cfs_quota_period", "static_cpu_manager",
-        "containerd_config", "interval", "shim_monitor_dir", "level"}) {
+       {"endpoint", "resync_interval", "poll_interval", "call_timeout", "root", "mode", "read_interval",
+        "listen", "socket", "group", "fixed", "per_gib", "cpu_cfs_quota", "cpu_cfs_quota_period",
+        "static_cpu_manager", "containerd_config", "interval", "shim_monitor_dir", "level"}) {
     EXPECT_NE(uncommented.find(std::string(key) + " ="), std::string::npos) << key;
   }
   // The file itself, as shipped (all commented), is a valid config.
