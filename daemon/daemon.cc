@@ -249,6 +249,7 @@ class Daemon {
     config_.log = next->log;
     config_.kubelet = next->kubelet;
     reconciler_.Reconfigure(std::move(*setup));
+    seen_generation_ = UINT64_MAX;  // the mode shows in the API view: publish it with the next round
     config_.pressure.interval = next->pressure.interval;
     config_.pressure.model = next->pressure.model;
     config_.pressure.psi_trigger = next->pressure.psi_trigger;
@@ -316,11 +317,16 @@ class Daemon {
       cri_up_ = true;
       metrics_.SetCriUp(true);
       reconciler_.Apply(snapshot);
-      WatchPressure();
+      if (reconciler_.generation() != seen_generation_) WatchPressure();
       sd_notify(0, fmt::format("STATUS=watching {} pods", reconciler_.pods().size()).c_str());
     }
     metrics_.ObserveReconcileSeconds(std::chrono::duration<double>(Clock::now() - started).count());
-    PublishView();
+    // Rebuilding 250 pods' views on every poll was most of the idle daemon's CPU: only when something moved.
+    if (reconciler_.generation() != seen_generation_ || cri_up_ != published_cri_up_) {
+      seen_generation_ = reconciler_.generation();
+      published_cri_up_ = cri_up_;
+      PublishView();
+    }
     if (pending_) {
       pending_ = false;
       bool full = pending_full_;
@@ -398,6 +404,8 @@ class Daemon {
   std::chrono::microseconds watchdog_period_{0};
   Clock::time_point last_full_{};
   std::optional<bool> cri_up_;
+  std::optional<bool> published_cri_up_;
+  uint64_t seen_generation_ = UINT64_MAX;
   bool fetching_ = false;
   bool pending_ = false;
   bool pending_full_ = false;

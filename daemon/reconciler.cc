@@ -271,6 +271,7 @@ void Reconciler::ReadAndEnforce(PodRecord& pod) {
 }
 
 void Reconciler::Publish(const PodRecord& pod) {
+  ++generation_;
   const auto& s = pod.detail.summary;
   metrics::PodLabels labels{s.namespace_, s.name, s.uid, s.runtime_handler};
   metrics::PodSizingMetrics m;
@@ -292,6 +293,7 @@ void Reconciler::Forget(const std::string& id) {
   if (it == pods_.end()) return;
   PodRecord pod = std::move(it->second);
   pods_.erase(it);
+  ++generation_;
   const auto& s = pod.detail.summary;
   log_.Log(Priority::kInfo, fmt::format("pod {} sandbox {} gone", PodName(s), id));
   if (!pod.detail.cgroup_parent.empty()) cgroups_.Forget(pod.detail.cgroup_parent);

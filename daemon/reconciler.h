@@ -81,6 +81,9 @@ class Reconciler {
   std::set<std::string> VmHandlers() const;
   const std::map<std::string, PodRecord>& pods() const { return pods_; }
   const ReconcileSetup& setup() const { return setup_; }
+  // Changes whenever a pod's published state may have (sized, read, written, gone): the daemon rebuilds
+  // the API view only then.
+  uint64_t generation() const { return generation_; }
 
  private:
   void Size(PodRecord& pod);
@@ -93,6 +96,7 @@ class Reconciler {
   metrics::DaemonMetrics& metrics_;
   Logger& log_;
   std::map<std::string, PodRecord> pods_;  // by sandbox id
+  uint64_t generation_ = 0;
 };
 
 }  // namespace uvm::daemon
