@@ -262,6 +262,19 @@ void Reconciler::ReadAndEnforce(PodRecord& pod) {
                cgroups_.RaiseCpuQuota(pod.detail.cgroup_parent, quota, *pod.cgroup.cpu_period_us), quota);
       }
     }
+    // sandbox_cgroup_only=false: Kata puts the VMM (and the guest RAM it touches) in an unconstrained
+    // /kata_overhead/<id>; bound it by the host memory the UVM needs. Not there (yet, or runc): nothing to
+    // do.
+    const sizer::Profile* profile = setup_.catalog.Find(*pod.profile);
+    if (profile && !profile->sandbox_cgroup_only && !pod.overhead_bounded) {
+      auto r = cgroups_.BoundKataOverhead(s.id, memory);
+      if (r) {
+        pod.overhead_bounded = true;
+        record("kata_overhead memory limit", r, memory);
+      } else if (r.error().message.find("No such file") == std::string::npos) {
+        record("kata_overhead memory limit", r, memory);
+      }
+    }
     if (ok && pod.cgroup_writes > 0) {
       if (auto again = cgroups_.ReadPod(pod.detail.cgroup_parent, s.uid)) pod.cgroup = *again;
     }

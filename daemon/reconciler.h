@@ -39,6 +39,7 @@ struct PodRecord {
   std::vector<std::string> notes;
   std::optional<int64_t> writable_layer_bytes;  // from the last full resync
   std::chrono::steady_clock::time_point last_cgroup_read{};
+  bool overhead_bounded = false;  // /kata_overhead/<id> limited (sandbox_cgroup_only=false profiles)
 };
 
 // What the runtime worker brings back to the loop.

@@ -71,7 +71,16 @@ class FakeCgroups : public CgroupPort {
     writes.push_back(parent + " cpu " + std::to_string(quota));
     return out;
   }
-  Result<WriteOutcome> BoundKataOverhead(const std::string&, int64_t) override { return WriteOutcome{}; }
+  Result<WriteOutcome> BoundKataOverhead(const std::string& id, int64_t bytes) override {
+    if (!kata_overhead.count(id)) return Error{"kata_overhead/" + id + ": No such file or directory"};
+    auto& limit = kata_overhead[id];
+    if (limit && *limit >= bytes) return WriteOutcome{.before = limit, .after = limit};
+    WriteOutcome out{.written = true, .before = limit, .after = bytes};
+    limit = bytes;
+    writes.push_back("kata_overhead/" + id + " memory " + std::to_string(bytes));
+    return out;
+  }
+  std::map<std::string, std::optional<int64_t>> kata_overhead;
   std::map<std::string, CgroupReading> cgroups;
   std::set<std::string> unreadable;
   std::vector<std::string> writes;
@@ -273,6 +282,30 @@ TEST_F(ReconcilerTest, FullResyncsBringWritableLayerBytesOfVmPodsOnly) {
   runtime_.writable["sb1"] = 9 * kMib;
   Round(r);
   EXPECT_EQ(r.pods().at("sb1").writable_layer_bytes, 5 * kMib);  // kept until the next full resync
+}
+
+TEST_F(ReconcilerTest, WithoutSandboxCgroupOnlyEnforceBoundsKataOverheadOnce) {
+  AddPod(KataCcPod("sb1", "u1", 512 * kMib, 4096 * kMib), 4608 * kMib);
+  cgroups_.cgroups["/kubepods/burstable/podu1"].cpu_quota_us = 400000;
+  cgroups_.kata_overhead["sb1"] = std::nullopt;  // Kata left it unlimited
+  ReconcileSetup setup{.mode = CgroupMode::kEnforce};
+  sizer::Profile p = *setup.catalog.Find("aks-kata-cc-2048");
+  p.name = "no-sandbox-cgroup-only";
+  p.sandbox_cgroup_only = false;
+  setup.catalog.Put(p);
+  ASSERT_TRUE(setup.catalog.MapHandler("kata-cc", p.name).ok());
+  Reconciler r(setup, cgroups_, metrics_, log_);
+  Round(r);
+  Round(r);
+  ASSERT_EQ(cgroups_.writes.size(), 1u) << cgroups_.writes.front();
+  EXPECT_EQ(cgroups_.kata_overhead["sb1"], r.pods().at("sb1").sizing.host_memory_bytes);
+  // The default profiles (sandbox_cgroup_only=true) never touch it.
+  cgroups_.kata_overhead["sb2"] = std::nullopt;
+  AddPod(KataCcPod("sb2", "u2", 512 * kMib, 4096 * kMib), 4608 * kMib);
+  cgroups_.cgroups["/kubepods/burstable/podu2"].cpu_quota_us = 400000;
+  Reconciler defaults = Make(CgroupMode::kEnforce);
+  Round(defaults);
+  EXPECT_FALSE(cgroups_.kata_overhead["sb2"].has_value());
 }
 
 TEST_F(ReconcilerTest, DynamicProfilesFetchContainerLimits) {
