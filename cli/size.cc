@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/io.h"
 #include "cli/sizing_flags.h"
+#include "cli/table.h"
 #include "sizer/formats/size_report.h"
 #include "sizer/size_pod.h"
 
@@ -54,16 +55,7 @@ void PrintText(const std::vector<PodSizing>& pods, const std::vector<std::string
          MibText(s.overhead.required_memory_bytes, "-"), MibText(s.overhead.declared_memory_bytes, "-"),
          MibText(s.overhead.shortfall_bytes, "-")});
   }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += i + 1 == r.size() ? r[i] : fmt::format("{:<{}}  ", r[i], width[i]);
-    }
-    std::cout << line << '\n';
-  }
+  PrintTable(rows);
   bool header = false;
   auto warn = [&](const std::string& who, const std::string& what) {
     if (!header) std::cout << "\nWarnings:\n";

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/table.h"
 #include "kubelet-plugin/api/api_server.h"
 
 namespace uvm::cli {
@@ -76,15 +77,7 @@ void PrintText(const api::DaemonView& v) {
                     p.overhead_shortfall_bytes > 0 ? Mib(p.overhead_shortfall_bytes, "-") : "-",
                     p.profile ? pressure : "-"});
   }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i)
-      line += i + 1 == r.size() ? r[i] : fmt::format("{:<{}}  ", r[i], width[i]);
-    std::cout << line << '\n';
-  }
+  PrintTable(rows);
   for (const auto& p : v.pods) {
     if (!p.pressure_advice.empty() && p.pressure_level != "ok") {
       std::cout << fmt::format("\n{}/{}: {}", p.namespace_, p.name, p.pressure_advice);

@@ -7,13 +7,13 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "daemon/node_profiles.h"
 #include "sizer/formats/profiles_toml.h"
 
 namespace uvm::daemon {
@@ -326,14 +326,6 @@ Status ValidateHandlers(const DaemonConfig& c, std::string_view source) {
   return {};
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{fmt::format("{}: cannot read: {}", path, std::strerror(errno))};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 }  // namespace
 
 Result<Millis> ParseDuration(std::string_view text) {
@@ -389,7 +381,7 @@ Result<DaemonConfig> LoadConfig(const std::string& path, bool path_must_exist) {
   DaemonConfig config;
   struct stat st {};
   if (stat(path.c_str(), &st) == 0) {
-    auto text = ReadFile(path);
+    auto text = ReadWholeFile(path);
     if (!text) return text.error();
     if (auto s = ApplyConfigText(*text, path, config); !s) return s.error();
   } else if (path_must_exist) {
@@ -407,7 +399,7 @@ Result<DaemonConfig> LoadConfig(const std::string& path, bool path_must_exist) {
     std::sort(names.begin(), names.end());
     for (const auto& name : names) {
       std::string file = dropins + "/" + name;
-      auto text = ReadFile(file);
+      auto text = ReadWholeFile(file);
       if (!text) return text.error();
       if (auto s = ApplyConfigText(*text, file, config); !s) return s.error();
     }
