@@ -8,12 +8,12 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
 #include "cgroups/fs.h"
 #include "cgroups/layout.h"
 #include "cgroups/paths.h"
 #include "cgroups/psi.h"
 #include "cgroups/sample.h"
-#include "sizer/result.h"
 
 namespace uvm::cgroups {
 

@@ -5,4 +5,4 @@ add_library(uvm_cgroups_parsers STATIC
   ${CMAKE_CURRENT_LIST_DIR}/paths.cc
   ${CMAKE_CURRENT_LIST_DIR}/layout.cc
   ${CMAKE_CURRENT_LIST_DIR}/sample.cc)
-target_link_libraries(uvm_cgroups_parsers PUBLIC fmt::fmt)
+target_link_libraries(uvm_cgroups_parsers PUBLIC uvm_base fmt::fmt)

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
 #include "cgroups/fs.h"
-#include "sizer/result.h"
 
 namespace uvm::cgroups {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
 #include "cgroups/sample.h"
-#include "sizer/result.h"
 
 struct sd_bus;
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "sizer/result.h"
+#include "base/result.h"
 
 namespace uvm::cli {
 

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "sizer/result.h"
+#include "base/result.h"
 #include "sizer/size_pod.h"
 
 namespace CLI {

@@ -129,10 +129,6 @@ class TableReader {
   std::string prefix_;
 };
 
-#define UVM_TRY(expr)                        \
-  do {                                       \
-    if (auto st_ = (expr); !st_) return st_; \
-  } while (0)
 
 Status ApplyTable(const toml::table& root, std::string_view source, DaemonConfig& c) {
   TableReader top(root, source, "");

@@ -8,11 +8,11 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.h"
 #include "sizer/kubelet.h"
 #include "sizer/overhead.h"
 #include "sizer/pressure.h"
 #include "sizer/profile.h"
-#include "sizer/result.h"
 
 namespace uvm::daemon {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "daemon/config.h"
 #include "sizer/profile.h"
-#include "sizer/result.h"
 
 namespace uvm::daemon {
 

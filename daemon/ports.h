@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "sizer/kubelet.h"
-#include "sizer/result.h"
 
 namespace uvm::daemon {
 

@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "daemon/log.h"
 #include "daemon/ports.h"
 #include "sizer/pressure.h"
-#include "sizer/result.h"
 
 namespace boost::asio {
 class io_context;

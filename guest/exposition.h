@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sizer/result.h"
+#include "base/result.h"
 
 namespace uvm::guest {
 

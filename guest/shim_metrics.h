@@ -22,8 +22,8 @@
 
 #include <string_view>
 
+#include "base/result.h"
 #include "sizer/pressure.h"
-#include "sizer/result.h"
 
 namespace uvm::guest {
 

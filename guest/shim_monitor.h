@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
 #include "sizer/pressure.h"
-#include "sizer/result.h"
 
 namespace boost::asio {
 class io_context;

@@ -21,7 +21,7 @@
 #include <memory>
 #include <string>
 
-#include "sizer/result.h"
+#include "base/result.h"
 
 namespace uvm::cri {
 

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "kubelet-plugin/types.h"
-#include "sizer/result.h"
 
 namespace uvm::cri {
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
 #include "kubelet-plugin/cri_client.h"
-#include "sizer/result.h"
 
 namespace uvm::cri::internal {
 

@@ -19,8 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.h"
 #include "kubelet-plugin/types.h"
-#include "sizer/result.h"
 
 namespace uvm::cri {
 

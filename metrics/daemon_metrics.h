@@ -33,7 +33,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sizer/result.h"
+#include "base/result.h"
 
 namespace uvm::metrics {
 

@@ -6,8 +6,8 @@
 #include <optional>
 #include <vector>
 
+#include "base/result.h"
 #include "sizer/pod.h"
-#include "sizer/result.h"
 
 namespace uvm::sizer {
 

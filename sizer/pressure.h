@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sizer/result.h"
+#include "base/result.h"
 
 namespace uvm::sizer {
 

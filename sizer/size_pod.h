@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "sizer/kubelet.h"
 #include "sizer/overhead.h"
 #include "sizer/pod.h"
 #include "sizer/profile.h"
-#include "sizer/result.h"
 
 namespace uvm::sizer {
 

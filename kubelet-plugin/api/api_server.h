@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "sizer/result.h"
+#include "base/result.h"
 
 namespace uvm::api {
 

@@ -158,10 +158,6 @@ Status ReadStringMap(const toml::table& root, std::string_view key,
   return {};
 }
 
-#define UVM_TRY(expr)                                \
-  do {                                               \
-    if (auto st_ = (expr); !st_) return st_.error(); \
-  } while (0)
 
 }  // namespace
 

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.h"
 #include "sizer/profile.h"
-#include "sizer/result.h"
 
 namespace toml {
 inline namespace v3 {

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sizer/result.h"
+#include "base/result.h"
 #include "sizer/size_pod.h"
 
 namespace uvm::sizer::formats {

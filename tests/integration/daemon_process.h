@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "sizer/result.h"
+#include "base/result.h"
 
 namespace uvm::testing {
 

@@ -42,9 +42,9 @@
 
 #include <gtest/gtest.h>
 
+#include "base/result.h"
 #include "kubelet-plugin/cri_client.h"
 #include "kubelet-plugin/types.h"
-#include "sizer/result.h"
 
 namespace uvm::testing {
 
