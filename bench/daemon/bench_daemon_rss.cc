@@ -1,9 +1,9 @@
 // The real `uvm-sizer daemon` with 250 VM pods (DESIGN.md budget: RSS < 25 MiB, steady state < 0.5 % of
-// one core). This binary serves the pods from its fake CRI server (a child process, fake_cri.h) with an
-// empty cgroup_parent, so the daemon reads and writes no cgroup (and watches no pressure): the numbers are
-// the daemon's own, without the kernel's cgroup reads. It starts the daemon on a temp config, waits until
-// /metrics has 250 uvm_sizer_pod_uvm_vcpus series, reads VmRSS/VmHWM from /proc/<pid>/status, then
-// measures the daemon's CPU time (utime + stime of all its threads, /proc/<pid>/stat) over the steady
+// one core). This binary serves the pods from its fake CRI server (a child process, tests/support/fake_cri.h)
+// with an empty cgroup_parent, so the daemon reads and writes no cgroup (and watches no pressure): the
+// numbers are the daemon's own, without the kernel's cgroup reads. It starts the daemon on a temp config,
+// waits until /metrics has 250 uvm_sizer_pod_uvm_vcpus series, reads VmRSS/VmHWM from /proc/<pid>/status,
+// then measures the daemon's CPU time (utime + stime of all its threads, /proc/<pid>/stat) over the steady
 // state: polls every 2 s, a full resync every 30 s, no scrapes during the window.
 //
 // The window is 60 s by default; --uvm_steady_seconds=N or UVM_BENCH_STEADY_SECONDS=N changes it (0 skips
@@ -34,7 +34,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 
-#include "bench/daemon/fake_cri.h"
+#include "tests/support/fake_cri.h"
 
 #ifndef UVM_SIZER_BINARY
 #error "UVM_SIZER_BINARY must name the uvm-sizer executable"
@@ -42,6 +42,10 @@
 
 namespace uvm::bench {
 namespace {
+
+using testing::FakeCriProcess;
+using testing::FakePodCgroups;
+using testing::TempDir;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -345,7 +349,7 @@ int SteadySeconds(int& argc, char** argv) {
 }  // namespace uvm::bench
 
 int main(int argc, char** argv) {
-  if (int rc = uvm::bench::MaybeServeFakeCri(argc, argv); rc >= 0) return rc;
+  if (int rc = uvm::testing::MaybeServeFakeCri(argc, argv); rc >= 0) return rc;
   int steady = uvm::bench::SteadySeconds(argc, argv);
   benchmark::Initialize(&argc, argv);
   // One run (a daemon start and up to 60 s of watching) is the measurement: no repetitions.

@@ -21,15 +21,18 @@
 
 #include <fmt/format.h>
 
-#include "bench/daemon/fake_cri.h"
 #include "daemon/adapters.h"
 #include "daemon/log.h"
 #include "daemon/ports.h"
 #include "daemon/reconciler.h"
 #include "metrics/daemon_metrics.h"
+#include "tests/support/fake_cri.h"
 
 namespace uvm::bench {
 namespace {
+
+using testing::FakeCriProcess;
+using testing::TempDir;
 
 using daemon::CgroupPort;
 using daemon::CgroupReading;
@@ -194,7 +197,7 @@ BENCHMARK(BM_ReconcileFullResync)->Arg(250)->MeasureProcessCPUTime()->Unit(bench
 }  // namespace uvm::bench
 
 int main(int argc, char** argv) {
-  if (int rc = uvm::bench::MaybeServeFakeCri(argc, argv); rc >= 0) return rc;
+  if (int rc = uvm::testing::MaybeServeFakeCri(argc, argv); rc >= 0) return rc;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
