@@ -256,6 +256,9 @@ TEST_F(DaemonCri, ABadConfigOnSighupKeepsTheOldOneAndSigtermStopsWithinTwoSecond
 TEST_F(DaemonCri, WatchPodsStreamsAddedAndRemovedPodsAndWatchPressureTheirLevels) {
   auto daemon = StartDaemon("observe");
   ASSERT_TRUE(daemon);
+  // Metrics come up before the API socket: watch only once the API answers.
+  ASSERT_TRUE(DaemonProcess::WaitFor(
+      [&] { return api::FetchStatus(daemon->api_socket(), milliseconds(500)).ok(); }, milliseconds(3000)));
   std::mutex mu;  // the stream's callback runs on the watcher thread
   std::vector<std::pair<std::string, std::string>> events;  // (type, uid)
   std::string watched_uid;
