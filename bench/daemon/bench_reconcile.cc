@@ -82,6 +82,14 @@ class RecordedRuntime final : public RuntimePort {
   std::map<std::string, SandboxDetail> details_;
 };
 
+// VM pods without a shim monitor socket: the host view alone, as on nodes without the Kata monitor.
+class NoGuest final : public daemon::GuestPort {
+ public:
+  bool HasEndpoint(const std::string&) override { return false; }
+  std::string Describe(const std::string&) const override { return "none"; }
+  void Fetch(const std::string&, Done) override {}
+};
+
 // One daemon's worth of state over `runtime`, with every pod seen once (a full fetch applied).
 struct World {
   std::unique_ptr<RuntimePort> runtime;
@@ -97,14 +105,6 @@ struct World {
                                      reconciler->DynamicHandlers(), reconciler->VmHandlers());
     reconciler->Apply(snap);
   }
-};
-
-// VM pods without a shim monitor socket: the host view alone, as on nodes without the Kata monitor.
-class NoGuest final : public daemon::GuestPort {
- public:
-  bool HasEndpoint(const std::string&) override { return false; }
-  std::string Describe(const std::string&) const override { return "none"; }
-  void Fetch(const std::string&, Done) override {}
 };
 
 // Everything a benchmark needs lives for the whole benchmark (all its runs), then goes.
