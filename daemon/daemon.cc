@@ -34,11 +34,6 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-uint32_t HostCpus() {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? static_cast<uint32_t>(n) : 1;
-}
-
 Result<ReconcileSetup> SetupFrom(const DaemonConfig& config, Logger& log) {
   auto node = BuildNodeCatalog(config, ReadWholeFile, HostCpus());
   if (!node) return node.error();
