@@ -494,7 +494,7 @@ log_mount_patterns = ["/var/log", "/logs"]
            {"[pressure]\nwarning_available_fraction = \"10%\"\n",
             "test.toml: pressure.warning_available_fraction: must be a number, got \"10%\""},
            {"[pressure]\npsi_trigger_window = \"20s\"\n",
-            "test.toml: pressure.psi_trigger_window: must be between 500ms and 10s"},
+            "test.toml: pressure.psi_trigger_window: must be between 500ms and 10s, got \"20s\""},
            {"[pressure]\nshim_monitor_dir = \"run/vc\"\n",
             "test.toml: pressure.shim_monitor_dir: must be an absolute path, got \"run/vc\""},
            {"[pressure]\nlog_mount_patterns = [1]\n",
