@@ -1,4 +1,4 @@
-// `uvm-sizer daemon` and `uvm-sizer config print`.
+// `uvm-sizer daemon`, `uvm-sizer config print` and `uvm-sizer config defaults`.
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -50,6 +50,13 @@ void AddDaemonCommands(CLI::App& app, int& exit_code) {
       return;
     }
     std::cout << daemon::ConfigToToml(*c);
+    exit_code = 0;
+  });
+  // deploy/config.toml is this output: regenerate it with `uvm-sizer config defaults > deploy/config.toml`.
+  auto* defaults = config->add_subcommand(
+      "defaults", "Print every key commented out with its default and doc line (deploy/config.toml)");
+  defaults->callback([&exit_code] {
+    std::cout << daemon::DefaultConfigFileText();
     exit_code = 0;
   });
 }

@@ -1,6 +1,5 @@
-// `uvm-sizer profiles`: the built-in profiles, or the profiles a node's Kata and containerd files imply.
-#include <unistd.h>
-
+// `uvm-sizer profiles`: the built-in profiles, or the profiles a node's Kata and containerd files imply
+// (through the daemon's own walk, BuildNodeCatalog, so both give one answer).
 #include <iostream>
 
 #include <fmt/format.h>
@@ -9,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/io.h"
+#include "daemon/node_profiles.h"
 #include "sizer/formats/profiles_toml.h"
 #include "sizer/profile.h"
 
@@ -56,11 +56,6 @@ void PrintTable(const std::vector<std::pair<std::string, sizer::Profile>>& rows)
   }
 }
 
-uint32_t HostCpus() {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? static_cast<uint32_t>(n) : 1;
-}
-
 int Run(const ProfilesOptions& opt) {
   auto fail = [](const std::string& message) {
     std::cerr << "uvm-sizer profiles: " << message << '\n';
@@ -71,40 +66,37 @@ int Run(const ProfilesOptions& opt) {
   std::vector<std::pair<std::string, sizer::Profile>> rows;  // handler (or "") -> profile
   std::vector<std::string> notes;
 
-  auto derive = [&](const std::string& path, const std::string& handler) -> Result<sizer::Profile> {
-    auto text = ReadInput(path);
-    if (!text) return text.error();
-    std::string name = handler.empty() ? "node" : "node-" + handler;
-    auto p = sizer::formats::ProfileFromKataConfig(*text, name, HostCpus());
-    if (!p) return Error{fmt::format("{}: {}", path, p.error().message)};
-    p->description = "derived from " + path;
-    return p;
-  };
-
   if (!opt.containerd_config.empty()) {
+    if (!opt.kata_config.empty()) {
+      return fail(
+          "--kata-config and --containerd-config: give one (containerd's config names each handler's "
+          "Kata file)");
+    }
     auto text = ReadInput(opt.containerd_config);
     if (!text) return fail(text.error().message);
-    auto runtimes = sizer::formats::ParseContainerdRuntimes(*text);
-    if (!runtimes) return fail(fmt::format("{}: {}", opt.containerd_config, runtimes.error().message));
-    for (const auto& rt : *runtimes) {
-      if (!rt.is_kata()) {
+    daemon::DaemonConfig config;
+    config.node.containerd_config = opt.containerd_config;
+    // The containerd config is read once (it may be stdin); Kata files as the daemon would read them.
+    auto read = [&](const std::string& path) -> Result<std::string> {
+      return path == opt.containerd_config ? Result<std::string>(*text) : ReadInput(path);
+    };
+    auto node = daemon::BuildNodeCatalog(config, read, daemon::HostCpus());
+    if (!node) return fail(node.error().message);
+    for (const auto& rt : node->runtimes) {
+      if (!rt.kata) {
         notes.push_back(
             fmt::format("handler {} ({}) is not Kata: not VM-isolated", rt.handler, rt.runtime_type));
         continue;
       }
-      std::string path = !opt.kata_config.empty() ? opt.kata_config : rt.config_path;
-      if (path.empty()) {
-        notes.push_back(
-            fmt::format("handler {} has no ConfigPath: Kata uses its default configuration", rt.handler));
-        continue;
-      }
-      auto p = derive(path, rt.handler);
-      if (!p) return fail(p.error().message);
-      rows.emplace_back(rt.handler, std::move(*p));
+      if (const sizer::Profile* p = node->catalog.ForHandler(rt.handler)) rows.emplace_back(rt.handler, *p);
     }
+    notes.insert(notes.end(), node->notes.begin(), node->notes.end());
   } else if (!opt.kata_config.empty()) {
-    auto p = derive(opt.kata_config, "");
-    if (!p) return fail(p.error().message);
+    auto text = ReadInput(opt.kata_config);
+    if (!text) return fail(text.error().message);
+    auto p = sizer::formats::ProfileFromKataConfig(*text, "node", daemon::HostCpus());
+    if (!p) return fail(fmt::format("{}: {}", opt.kata_config, p.error().message));
+    p->description = "derived from " + opt.kata_config;
     rows.emplace_back("", std::move(*p));
   } else {
     auto catalog = sizer::ProfileCatalog::Builtin();
@@ -142,7 +134,8 @@ void AddProfilesCommand(CLI::App& app, int& exit_code) {
                                  "List sizing profiles, or derive them from a node's Kata/containerd files");
   cmd->add_option("--kata-config", opt->kata_config, "a Kata configuration.toml to derive a profile from");
   cmd->add_option("--containerd-config", opt->containerd_config,
-                  "containerd's config.toml: derive a profile for each Kata handler from its ConfigPath");
+                  "containerd's config.toml: each Kata handler's profile as the daemon derives it (from its "
+                  "ConfigPath, else Kata's default configuration files)");
   cmd->add_option("-o,--output", opt->output, "text or json")->capture_default_str();
   cmd->callback([opt, &exit_code] { exit_code = Run(*opt); });
 }

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/io.h"
+#include "config/duration.h"
 #include "sizer/formats/profiles_toml.h"
 
 namespace uvm::cli {
@@ -29,34 +30,6 @@ void SizingFlags::Register(CLI::App& command) {
                    "the node runs the static CPU manager: integer-CPU Guaranteed pods get no CFS quota");
 }
 
-namespace {
-
-// "100ms", "50000us", "0.1s": the kubelet takes a Go duration; we accept the units it is written in.
-Result<int64_t> ParsePeriodUs(const std::string& text) {
-  struct Unit {
-    const char* suffix;
-    double us;
-  };
-  for (Unit u : {Unit{"us", 1}, Unit{"µs", 1}, Unit{"ms", 1000}, Unit{"s", 1000000}}) {
-    std::string_view t(text), s(u.suffix);
-    if (t.size() > s.size() && t.substr(t.size() - s.size()) == s) {
-      std::string number(t.substr(0, t.size() - s.size()));
-      char* end = nullptr;
-      double v = std::strtod(number.c_str(), &end);
-      if (end == number.c_str() || *end != '\0' || !(v > 0)) break;
-      double us = v * u.us;
-      // The kernel accepts CFS periods from 1 ms to 1 s.
-      if (us < 1000 || us > 1000000) {
-        return Error{fmt::format("--cpu-cfs-quota-period: \"{}\" is outside 1ms..1s", text)};
-      }
-      return static_cast<int64_t>(us);
-    }
-  }
-  return Error{fmt::format("--cpu-cfs-quota-period: invalid duration \"{}\" (e.g. 100ms)", text)};
-}
-
-}  // namespace
-
 Result<sizer::SizingContext> SizingFlags::BuildContext() const {
   sizer::SizingContext ctx;
   if (!host_overhead_fixed.empty()) {
@@ -72,9 +45,11 @@ Result<sizer::SizingContext> SizingFlags::BuildContext() const {
   ctx.kubelet.cpu_cfs_quota = cpu_cfs_quota;
   ctx.kubelet.static_cpu_manager = static_cpu_manager;
   if (!cpu_cfs_quota_period.empty()) {
-    auto us = ParsePeriodUs(cpu_cfs_quota_period);
-    if (!us) return us.error();
-    ctx.kubelet.cpu_cfs_quota_period_us = *us;
+    auto period = daemon::ParseCfsQuotaPeriod(cpu_cfs_quota_period);
+    if (!period)
+      return Error{.message = fmt::format("--cpu-cfs-quota-period: {}", period.error().message),
+                   .code = ErrorCode::kInvalidInput};
+    ctx.kubelet.cpu_cfs_quota_period_us = period->count();
   }
   if (!profiles_file.empty()) {
     auto text = ReadInput(profiles_file);

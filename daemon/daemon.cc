@@ -35,11 +35,6 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-uint32_t HostCpus() {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? static_cast<uint32_t>(n) : 1;
-}
-
 Result<ReconcileSetup> SetupFrom(const DaemonConfig& config, Logger& log) {
   auto node = BuildNodeCatalog(config, ReadWholeFile, HostCpus());
   if (!node) return node.error();
@@ -103,10 +98,6 @@ std::optional<PressureTriggerSpec> TriggerSpec(const DaemonConfig& config) {
   const auto& p = config.pressure;
   if (!p.psi_trigger) return std::nullopt;
   return PressureTriggerSpec{.full = false, .stall = p.psi_trigger_stall, .window = p.psi_trigger_window};
-}
-
-const char* ModeName(CgroupMode mode) {
-  return mode == CgroupMode::kEnforce ? "enforce" : "observe";
 }
 
 api::PodView ToView(const PodState& pod, bool exported) {
@@ -195,7 +186,7 @@ class Daemon {
              fmt::format("uvm-sizer daemon started: runtime {}, change feed {} (probing), cgroups {} in {} "
                          "mode, metrics on {}",
                          config_.cri.endpoint, feed_->Mode(), config_.cgroups.root,
-                         ModeName(config_.cgroups.mode), config_.metrics.listen));
+                         CgroupModeName(config_.cgroups.mode), config_.metrics.listen));
     sd_notify(0, "READY=1\nSTATUS=waiting for the first runtime listing");
     ScheduleJobs();
     Fetch(true);
@@ -293,16 +284,10 @@ class Daemon {
       sd_notify(0, "READY=1");
       return;
     }
-    if (next->cri.endpoint != config_.cri.endpoint || next->metrics.listen != config_.metrics.listen ||
-        next->api.socket != config_.api.socket || next->cgroups.root != config_.cgroups.root ||
-        next->api.group != config_.api.group) {
-      log_.Log(
-          Priority::kNotice,
-          "SIGHUP: cri.endpoint, cgroups.root, metrics.listen, api.socket and api.group change at restart");
-    }
+    // One line naming every key that changed, and which of them wait for a restart.
+    auto changes = DiffConfig(config_, *next);
     ApplyLive(*next, std::move(*setup));
-    log_.Log(Priority::kInfo,
-             fmt::format("SIGHUP: configuration reloaded ({} mode)", ModeName(config_.cgroups.mode)));
+    log_.Log(Priority::kInfo, DescribeChanges(changes));
     sd_notify(0, "READY=1");
     Fetch(true);
   }
@@ -420,7 +405,7 @@ class Daemon {
     api::DaemonView view{
         .version = UVM_SIZER_VERSION,
         .cri_endpoint = config_.cri.endpoint,
-        .cgroup_mode = ModeName(config_.cgroups.mode),
+        .cgroup_mode = CgroupModeName(config_.cgroups.mode),
         .change_feed = feed_ ? feed_->Mode() : "poll",
         .cri_up = cri_up_.value_or(false),
         .started_at_unix_seconds =

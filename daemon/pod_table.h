@@ -46,7 +46,8 @@ struct PodState {
 
   // Enforcement.
   uint64_t cgroup_writes = 0;
-  bool overhead_bounded = false;  // /kata_overhead/<id> limited (sandbox_cgroup_only=false profiles)
+  // The bound set on /kata_overhead/<id> (sandbox_cgroup_only=false profiles); raised when the need grows.
+  std::optional<int64_t> overhead_bound_bytes;
   std::optional<std::string> last_error;
 
   // Guest memory pressure (watched pods only).

@@ -285,6 +285,7 @@ bool Reconciler::Read(PodState& pod) {
     return false;
   }
   pod.cgroup = *reading;
+  pod.last_error.reset();
   return true;
 }
 
@@ -346,19 +347,18 @@ void Reconciler::Enforce(PodState& pod) {
   // sandbox_cgroup_only=false: Kata puts the VMM (and the guest RAM it touches) in an unconstrained
   // /kata_overhead/<id>; bound it by the host memory the UVM needs. Not there (yet, or runc): nothing to do.
   const sizer::Profile* profile = setup_.catalog.Find(*pod.profile);
-  if (profile && !profile->sandbox_cgroup_only && !pod.overhead_bounded) {
+  if (profile && !profile->sandbox_cgroup_only && pod.overhead_bound_bytes.value_or(-1) < memory) {
     auto r = cgroups_->BoundKataOverhead(s.id, memory);
     if (r) {
-      pod.overhead_bounded = true;
+      pod.overhead_bound_bytes = memory;
       record("kata_overhead memory limit", r, memory);
     } else if (r.error().code != ErrorCode::kNotFound) {
       record("kata_overhead memory limit", r, memory);
     }
   }
-  if (ok) {
-    pod.phase = PodPhase::kApplied;
-    pod.last_error.reset();
-  }
+  // A failed write leaves the pod short of what its UVM needs: not applied, whatever an earlier tick did.
+  pod.phase = ok ? PodPhase::kApplied : PodPhase::kSized;
+  if (ok) pod.last_error.reset();
 }
 
 void Reconciler::Tick() {

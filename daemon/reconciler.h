@@ -70,8 +70,8 @@ class Reconciler {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `on_level_change` runs (on the loop) after an asynchronous guest answer changed a pod's pressure level,
-  // e.g. to republish the API view at once. `now` stamps samples and read times (injectable for tests).
+  // `on_level_change` runs (on the loop) after an observation changed a pod's pressure level, e.g. to
+  // republish the API view at once. `now` stamps samples and read times (injectable for tests).
   Reconciler(ReconcileSetup setup, CgroupPort& cgroups, GuestPort& guest, metrics::DaemonMetrics& metrics,
              Logger& log, std::function<void()> on_level_change = nullptr,
              std::function<Clock::time_point()> now = nullptr);

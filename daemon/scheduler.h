@@ -8,10 +8,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 namespace boost::asio {
 class io_context;
@@ -61,7 +61,7 @@ class Scheduler {
   struct Timer;
   std::unique_ptr<Timer> timer_;
   std::function<void(Clock::duration)> on_lag_;
-  std::vector<Job> jobs_;
+  std::deque<Job> jobs_;  // a deque: a job may Add() while it runs without moving the one running
   bool stopped_ = false;
   bool armed_ = false;
   Clock::time_point armed_for_{};

@@ -1,4 +1,5 @@
-# The daemon's config, logging, node profiles and reconcile state machine, with fake ports.
+# The daemon's config, logging, pod table, core (discovery, sizing, enforcement, pressure, export), PSI
+# triggers and scheduler, with fake ports (daemon/fake_ports.h) and a real io_context.
 if(TARGET uvm_daemon_core)
   file(GLOB daemon_test_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/daemon/*_test.cc)
   add_executable(daemon_tests ${daemon_test_sources})

@@ -2,6 +2,11 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -236,6 +241,66 @@ TEST(CliProfiles, ListsTheSixBuiltinsAndDerivesFromKataConfig) {
   auto missing = Cli({"profiles", "--kata-config", "/nonexistent/configuration.toml"});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("/nonexistent/configuration.toml"), std::string::npos);
+}
+
+TEST(CliProfiles, ContainerdConfigGivesTheDaemonsAnswerPerHandler) {
+  std::string kata_dir = std::string(UVM_FIXTURES_DIR) + "/kata/";
+  std::string containerd =
+      "version = 2\n"
+      "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n"
+      "runtime_type = \"io.containerd.runc.v2\"\n"
+      "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata-aks]\n"
+      "runtime_type = \"io.containerd.kata.v2\"\n"
+      "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata-aks.options]\n"
+      "ConfigPath = \"" +
+      kata_dir +
+      "configuration-clh-aks.toml\"\n"
+      "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata]\n"
+      "runtime_type = \"io.containerd.kata.v2\"\n";
+  auto r = Cli({"profiles", "--containerd-config", "-", "-o", "json"}, containerd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = Json(r);
+  std::map<std::string, json> by_handler;
+  for (const auto& p : j["profiles"]) by_handler[p["handlers"][0]] = p;
+  ASSERT_TRUE(by_handler.count("kata-aks")) << r.out;
+  EXPECT_EQ(by_handler["kata-aks"]["name"], "node-kata-aks");
+  EXPECT_EQ(by_handler["kata-aks"]["default_workload_mem_mib"], 512);
+  EXPECT_FALSE(by_handler.count("runc"));
+  std::string notes = j["notes"].dump();
+  EXPECT_NE(notes.find("handler runc (io.containerd.runc.v2) is not Kata: not VM-isolated"),
+            std::string::npos)
+      << notes;
+  // No ConfigPath: Kata's default files, as the daemon reads them; without them, the built-in profile.
+  ASSERT_TRUE(by_handler.count("kata")) << r.out;
+  if (!std::ifstream("/etc/kata-containers/configuration.toml") &&
+      !std::ifstream("/usr/share/defaults/kata-containers/configuration.toml")) {
+    EXPECT_EQ(by_handler["kata"]["name"], "aks-kata-256");
+    EXPECT_NE(
+        notes.find("handler kata: no readable Kata configuration (/etc/kata-containers/configuration.toml"),
+        std::string::npos)
+        << notes;
+  }
+  auto both = Cli({"profiles", "--containerd-config", "-", "--kata-config", "x.toml"}, containerd);
+  EXPECT_EQ(both.exit_code, 2);
+}
+
+TEST(CliConfig, DefaultsIsTheShippedFileAndABadValueIsAnErrorNotACrash) {
+  auto defaults = Cli({"config", "defaults"});
+  ASSERT_EQ(defaults.exit_code, 0) << defaults.err;
+  std::ifstream shipped(std::string(UVM_FIXTURES_DIR) + "/../../deploy/config.toml");
+  std::string text((std::istreambuf_iterator<char>(shipped)), {});
+  EXPECT_EQ(defaults.out, text);
+  for (const char* value : {".s", "1.2.3s", "1e400s", "-1s", "5", "10 s", ""}) {
+    std::string path = ::testing::TempDir() + "/uvm-cli-config-" + std::to_string(getpid()) + ".toml";
+    std::ofstream(path) << "[cri]\npoll_interval = \"" << value << "\"\n";
+    auto r = Cli({"config", "print", "--config", path});
+    std::remove(path.c_str());
+    EXPECT_EQ(r.exit_code, 2) << value;
+    EXPECT_TRUE(r.out.empty());
+    EXPECT_NE(r.err.find(std::string("cri.poll_interval: invalid duration \"") + value + "\""),
+              std::string::npos)
+        << r.err;
+  }
 }
 
 TEST(Cli, HelpAndVersion) {
