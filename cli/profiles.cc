@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "base/error_codes.h"
 #include "cli/commands.h"
 #include "cli/io.h"
 #include "sizer/formats/profiles_toml.h"
@@ -76,7 +77,7 @@ int Run(const ProfilesOptions& opt) {
     if (!text) return text.error();
     std::string name = handler.empty() ? "node" : "node-" + handler;
     auto p = sizer::formats::ProfileFromKataConfig(*text, name, HostCpus());
-    if (!p) return Error{fmt::format("{}: {}", path, p.error().message)};
+    if (!p) return WithMessage(p.error(), fmt::format("{}: {}", path, p.error().message));
     p->description = "derived from " + path;
     return p;
   };

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "base/error_codes.h"
 #include "cli/io.h"
 #include "sizer/formats/profiles_toml.h"
 
@@ -10,8 +11,8 @@ namespace uvm::cli {
 
 Result<sizer::Quantity> ParseFlagQuantity(std::string_view flag, const std::string& text) {
   auto q = sizer::Quantity::Parse(text);
-  if (!q) return Error{fmt::format("{}: {}", flag, q.error().message)};
-  if (q->IsNegative()) return Error{fmt::format("{}: must not be negative, got \"{}\"", flag, text)};
+  if (!q) return WithMessage(q.error(), fmt::format("{}: {}", flag, q.error().message));
+  if (q->IsNegative()) return InvalidInput(fmt::format("{}: must not be negative, got \"{}\"", flag, text));
   return q;
 }
 
@@ -47,12 +48,12 @@ Result<int64_t> ParsePeriodUs(const std::string& text) {
       double us = v * u.us;
       // The kernel accepts CFS periods from 1 ms to 1 s.
       if (us < 1000 || us > 1000000) {
-        return Error{fmt::format("--cpu-cfs-quota-period: \"{}\" is outside 1ms..1s", text)};
+        return InvalidInput(fmt::format("--cpu-cfs-quota-period: \"{}\" is outside 1ms..1s", text));
       }
       return static_cast<int64_t>(us);
     }
   }
-  return Error{fmt::format("--cpu-cfs-quota-period: invalid duration \"{}\" (e.g. 100ms)", text)};
+  return InvalidInput(fmt::format("--cpu-cfs-quota-period: invalid duration \"{}\" (e.g. 100ms)", text));
 }
 
 }  // namespace
@@ -80,11 +81,12 @@ Result<sizer::SizingContext> SizingFlags::BuildContext() const {
     auto text = ReadInput(profiles_file);
     if (!text) return text.error();
     auto file = sizer::formats::ParseProfileFile(*text);
-    if (!file) return Error{fmt::format("{}: {}", profiles_file, file.error().message)};
+    if (!file) return WithMessage(file.error(), fmt::format("{}: {}", profiles_file, file.error().message));
     for (auto& p : file->profiles) ctx.catalog.Put(std::move(p));
     for (const auto& [handler, profile] : file->handlers) {
       auto st = ctx.catalog.MapHandler(handler, profile);
-      if (!st) return Error{fmt::format("{}: [handlers] {}", profiles_file, st.error().message)};
+      if (!st)
+        return WithMessage(st.error(), fmt::format("{}: [handlers] {}", profiles_file, st.error().message));
     }
     for (const auto& [name, handler] : file->runtime_class_aliases) ctx.runtime_class_aliases[name] = handler;
   }
