@@ -339,6 +339,21 @@ TEST_F(RealCgroups, PsiTriggerReportsTheCgroupGone) {
   auto event = trigger->Wait(std::chrono::seconds(5));
   ASSERT_TRUE(event) << event.error().message;
   EXPECT_EQ(*event, PsiEvent::kCgroupGone);
+}
+
+TEST_F(RealCgroups, AReadThroughKeptFdsOfARemovedCgroupIsGone) {
+  std::string rel = "uvm-test-removed-" + std::to_string(getpid());
+  std::string dir = layout_.memory_v1 + "/" + rel;
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << std::strerror(errno);
+  struct Rmdir {
+    std::string path;
+    ~Rmdir() { rmdir(path.c_str()); }
+  } cleanup{dir};
+  CgroupLayout memory_only{.kind = LayoutKind::kV1, .memory_v1 = layout_.memory_v1};
+  auto h = CgroupHandle::Open(memory_only, rel);
+  ASSERT_TRUE(h) << h.error().message;
+  ASSERT_TRUE(h->ReadSample());  // opens and keeps the control files
+  ASSERT_EQ(rmdir(dir.c_str()), 0) << std::strerror(errno);
   auto s = h->ReadSample();
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, ErrorCode::kGone) << s.error().message;
