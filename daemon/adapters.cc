@@ -1,5 +1,12 @@
 #include "daemon/adapters.h"
 
+// Boost 1.74 Asio needs <utility> first on GCC 12 (TOOLCHAIN.md).
+#include <utility>
+
+#include <sys/stat.h>
+
+#include <boost/asio/io_context.hpp>
+
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -8,6 +15,7 @@
 
 #include "cgroups/pod_cgroup.h"
 #include "cgroups/psi.h"
+#include "guest/shim_monitor.h"
 #include "kubelet-plugin/change_feed.h"
 #include "kubelet-plugin/cri_client.h"
 
@@ -274,6 +282,43 @@ std::unique_ptr<ChangeFeed> StartChangeFeed(const std::string& endpoint, std::fu
 std::unique_ptr<CgroupPort> MakeCgroupfsPort(const std::string& root,
                                              const std::string& kubelet_cgroup_root) {
   return std::make_unique<CgroupfsPort>(root, kubelet_cgroup_root);
+}
+
+namespace {
+
+class ShimMonitorGuest final : public GuestPort {
+ public:
+  ShimMonitorGuest(boost::asio::io_context& io, std::string dir, std::chrono::milliseconds timeout)
+      : io_(io) {
+    options_.sandboxes_dir = std::move(dir);
+    options_.timeout = timeout;
+  }
+
+  bool HasEndpoint(const std::string& sandbox_id) override {
+    auto path = guest::ShimMonitorSocketPath(options_, sandbox_id);
+    struct stat st {};
+    return path && stat(path->c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+  }
+
+  std::string Describe(const std::string& sandbox_id) const override {
+    auto path = guest::ShimMonitorSocketPath(options_, sandbox_id);
+    return path ? *path : fmt::format("{}/<invalid sandbox id>/shim-monitor.sock", options_.sandboxes_dir);
+  }
+
+  void Fetch(const std::string& sandbox_id, Done done) override {
+    guest::AsyncFetchGuestObservation(io_, options_, sandbox_id, std::move(done));
+  }
+
+ private:
+  boost::asio::io_context& io_;
+  guest::ShimMonitorOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<GuestPort> MakeShimMonitorGuest(boost::asio::io_context& io, std::string sandboxes_dir,
+                                                std::chrono::milliseconds timeout) {
+  return std::make_unique<ShimMonitorGuest>(io, std::move(sandboxes_dir), timeout);
 }
 
 }  // namespace uvm::daemon

@@ -129,7 +129,6 @@ class TableReader {
   std::string prefix_;
 };
 
-
 Status ApplyTable(const toml::table& root, std::string_view source, DaemonConfig& c) {
   TableReader top(root, source, "");
   UVM_TRY(top.Unknown({"cri", "cgroups", "metrics", "api", "handlers", "profiles", "host_overhead", "kubelet",

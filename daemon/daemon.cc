@@ -21,8 +21,9 @@
 #include "daemon/adapters.h"
 #include "daemon/config.h"
 #include "daemon/node_profiles.h"
-#include "daemon/pressure_watcher.h"
+#include "daemon/psi_triggers.h"
 #include "daemon/reconciler.h"
+#include "daemon/scheduler.h"
 #include "kubelet-plugin/api/api_server.h"
 #include "metrics/daemon_metrics.h"
 #include "sizer/formats/size_report.h"
@@ -46,7 +47,8 @@ Result<ReconcileSetup> SetupFrom(const DaemonConfig& config, Logger& log) {
   return ReconcileSetup{.catalog = std::move(node->catalog),
                         .host = config.host_overhead,
                         .mode = config.cgroups.mode,
-                        .cgroup_read_interval = config.cgroups.read_interval};
+                        .cgroup_read_interval = config.cgroups.read_interval,
+                        .pressure = config.pressure.model};
 }
 
 // What SizePod needs, copied out of the loop's state: gRPC threads read it, SIGHUP replaces it.
@@ -97,17 +99,18 @@ Result<api::SizeResponse> SizeForApi(const SizingSnapshot& snap, const api::Size
   return api::SizeResponse{sizer::formats::SizeReportJson(report), report.refused};
 }
 
-PressureWatcherOptions PressureOptions(const DaemonConfig& config) {
+std::optional<PressureTriggerSpec> TriggerSpec(const DaemonConfig& config) {
   const auto& p = config.pressure;
-  PressureWatcherOptions o{.interval = p.interval, .model = p.model, .trigger = std::nullopt};
-  if (p.psi_trigger)
-    o.trigger =
-        PressureTriggerSpec{.full = false, .stall = p.psi_trigger_stall, .window = p.psi_trigger_window};
-  return o;
+  if (!p.psi_trigger) return std::nullopt;
+  return PressureTriggerSpec{.full = false, .stall = p.psi_trigger_stall, .window = p.psi_trigger_window};
 }
 
-api::PodView ToView(const PodRecord& pod, const sizer::PressureAssessment* pressure) {
-  const auto& s = pod.detail.summary;
+const char* ModeName(CgroupMode mode) {
+  return mode == CgroupMode::kEnforce ? "enforce" : "observe";
+}
+
+api::PodView ToView(const PodState& pod, bool exported) {
+  const auto& s = pod.summary();
   api::PodView v{.sandbox_id = s.id,
                  .namespace_ = s.namespace_,
                  .name = s.name,
@@ -125,17 +128,20 @@ api::PodView ToView(const PodRecord& pod, const sizer::PressureAssessment* press
   v.overhead_declared_bytes = pod.sizing.overhead.declared_memory_bytes;
   v.overhead_shortfall_bytes = pod.sizing.overhead.shortfall_bytes;
   v.cgroup_parent = pod.detail.cgroup_parent;
-  v.cgroup_memory_limit_bytes = pod.cgroup.memory_limit_bytes;
-  v.cgroup_memory_usage_bytes = pod.cgroup.memory_usage_bytes;
+  if (pod.cgroup) {
+    v.cgroup_memory_limit_bytes = pod.cgroup->memory_limit_bytes;
+    v.cgroup_memory_usage_bytes = pod.cgroup->memory_usage_bytes;
+  }
   v.cgroup_writes = pod.cgroup_writes;
   v.notes = pod.notes;
   v.last_error = pod.last_error;
-  if (pressure) {
-    v.pressure_level = sizer::LevelName(pressure->level);
-    v.pressure_cause = sizer::CauseLabel(pressure->cause.kind);
-    v.pressure_basis = sizer::BasisName(pressure->basis);
-    v.exhaustion_seconds = pressure->seconds_left;
-    v.pressure_advice = pressure->advice;
+  // Only the pod's exported sandbox carries the pressure verdict (the one its series show).
+  if (exported && pod.watched() && pod.pressure) {
+    v.pressure_level = sizer::LevelName(pod.pressure->level);
+    v.pressure_cause = sizer::CauseLabel(pod.pressure->cause.kind);
+    v.pressure_basis = sizer::BasisName(pod.pressure->basis);
+    v.exhaustion_seconds = pod.pressure->seconds_left;
+    v.pressure_advice = pod.pressure->advice;
   }
   return v;
 }
@@ -150,13 +156,18 @@ class Daemon {
         metrics_(metrics),
         runtime_(MakeCriRuntime(config_.cri.endpoint, config_.cri.call_timeout)),
         cgroups_(MakeCgroupfsPort(config_.cgroups.root, config_.kubelet_cgroup_root)),
-        reconciler_(std::move(setup), *cgroups_, metrics_, log_),
         guest_(MakeShimMonitorGuest(io_, config_.pressure.shim_monitor_dir, config_.pressure.shim_timeout)),
-        pressure_(io_, PressureOptions(config_), *cgroups_, *guest_, metrics_, log_,
-                  [this] { PublishView(); }),
-        signals_(io_, SIGTERM, SIGINT, SIGHUP),
-        poll_timer_(io_),
-        watchdog_timer_(io_) {}
+        reconciler_(std::move(setup), *cgroups_, *guest_, metrics_, log_, [this] { PublishView(); }),
+        triggers_(io_, *cgroups_, log_, TriggerSpec(config_),
+                  [this](const std::string& id, Clock::time_point woke) {
+                    reconciler_.ObserveNow(id, woke);
+                    PublishIfMoved();
+                  }),
+        scheduler_(io_,
+                   [this](Clock::duration lag) {
+                     metrics_.ObserveLoopLagSeconds(std::chrono::duration<double>(lag).count());
+                   }),
+        signals_(io_, SIGTERM, SIGINT, SIGHUP) {}
 
   int Run() {
     PublishSizing();
@@ -184,17 +195,67 @@ class Daemon {
              fmt::format("uvm-sizer daemon started: runtime {}, change feed {} (probing), cgroups {} in {} "
                          "mode, metrics on {}",
                          config_.cri.endpoint, feed_->Mode(), config_.cgroups.root,
-                         config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe",
-                         config_.metrics.listen));
+                         ModeName(config_.cgroups.mode), config_.metrics.listen));
     sd_notify(0, "READY=1\nSTATUS=waiting for the first runtime listing");
-    StartWatchdog();
+    ScheduleJobs();
     Fetch(true);
-    SchedulePoll();
     io_.run();
     return 0;
   }
 
  private:
+  // Every cadence is one job of the one scheduler; jobs with nothing to do are paused (no wakeups).
+  void ScheduleJobs() {
+    poll_job_ = scheduler_.Add("runtime-poll", config_.cri.poll_interval,
+                               [this] { Fetch(Clock::now() - last_full_ >= config_.cri.resync_interval); });
+    tick_job_ = scheduler_.Add(
+        "pressure-tick", config_.pressure.interval,
+        [this] {
+          reconciler_.Tick();
+          SyncTriggers();
+          PublishIfMoved();
+        },
+        /*paused=*/true);
+    usage_job_ = scheduler_.Add(
+        "usage-read", config_.cgroups.read_interval,
+        [this] {
+          reconciler_.ReadUsage();
+          PublishIfMoved();
+        },
+        /*paused=*/true);
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+      // Pinged from the loop itself: a stuck loop stops the pings and systemd restarts us.
+      sd_notify(0, "WATCHDOG=1");
+      scheduler_.Add("watchdog",
+                     std::chrono::duration_cast<milliseconds>(std::chrono::microseconds(usec / 2)),
+                     [] { sd_notify(0, "WATCHDOG=1"); });
+    }
+  }
+
+  // The tick runs while there is a VM pod to watch, the usage reads while there is another pod.
+  void UpdateJobs() {
+    auto set = [this](Scheduler::JobId job, bool wanted) {
+      if (wanted) {
+        scheduler_.Resume(job);
+      } else {
+        scheduler_.Pause(job);
+      }
+    };
+    set(tick_job_, reconciler_.HasWatched());
+    set(usage_job_, reconciler_.HasUnwatchedWithCgroup());
+  }
+
+  void SyncTriggers() {
+    std::vector<TriggerTarget> targets;
+    for (const auto& [id, pod] : reconciler_.table().by_sandbox()) {
+      if (!pod.watched()) continue;
+      const auto& s = pod.summary();
+      targets.push_back({id, pod.detail.cgroup_parent, s.uid, fmt::format("{}/{}", s.namespace_, s.name)});
+    }
+    triggers_.Sync(targets);
+  }
+
   void WaitForSignals() {
     signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
       if (ec) return;
@@ -211,9 +272,8 @@ class Daemon {
     log_.Log(Priority::kInfo, fmt::format("signal {}: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT"));
     sd_notify(0, "STOPPING=1");
     stopping_ = true;
-    pressure_.Stop();
-    poll_timer_.cancel();
-    watchdog_timer_.cancel();
+    scheduler_.Stop();
+    triggers_.Stop();
     if (feed_) feed_->Stop();
     if (api_) api_->Stop(milliseconds(300));
     runtime_->CancelInFlight();
@@ -234,44 +294,53 @@ class Daemon {
       return;
     }
     if (next->cri.endpoint != config_.cri.endpoint || next->metrics.listen != config_.metrics.listen ||
-        next->api.socket != config_.api.socket || next->cgroups.root != config_.cgroups.root) {
-      log_.Log(Priority::kNotice,
-               "SIGHUP: cri.endpoint, cgroups.root, metrics.listen and api.socket change at restart");
+        next->api.socket != config_.api.socket || next->cgroups.root != config_.cgroups.root ||
+        next->api.group != config_.api.group) {
+      log_.Log(
+          Priority::kNotice,
+          "SIGHUP: cri.endpoint, cgroups.root, metrics.listen, api.socket and api.group change at restart");
     }
-    if (!options_.log_level) log_.set_max(PriorityFromName(next->log.level));
-    config_.cri.resync_interval = next->cri.resync_interval;
-    config_.cri.poll_interval = next->cri.poll_interval;
-    config_.cgroups.mode = next->cgroups.mode;
-    config_.cgroups.read_interval = next->cgroups.read_interval;
-    config_.handlers = next->handlers;
-    config_.profiles = next->profiles;
-    config_.host_overhead = next->host_overhead;
-    config_.log = next->log;
-    config_.kubelet = next->kubelet;
-    reconciler_.Reconfigure(std::move(*setup));
-    seen_generation_ = UINT64_MAX;  // the mode shows in the API view: publish it with the next round
-    config_.pressure.interval = next->pressure.interval;
-    config_.pressure.model = next->pressure.model;
-    config_.pressure.psi_trigger = next->pressure.psi_trigger;
-    config_.pressure.psi_trigger_stall = next->pressure.psi_trigger_stall;
-    config_.pressure.psi_trigger_window = next->pressure.psi_trigger_window;
-    pressure_.Reconfigure(PressureOptions(config_));
-    PublishSizing();
+    ApplyLive(*next, std::move(*setup));
     log_.Log(Priority::kInfo,
-             fmt::format("SIGHUP: configuration reloaded ({} mode)",
-                         config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe"));
+             fmt::format("SIGHUP: configuration reloaded ({} mode)", ModeName(config_.cgroups.mode)));
     sd_notify(0, "READY=1");
     Fetch(true);
   }
 
-  void SchedulePoll() {
-    poll_timer_.expires_after(config_.cri.poll_interval);
-    poll_timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec || stopping_) return;
-      bool full = Clock::now() - last_full_ >= config_.cri.resync_interval;
-      Fetch(full);
-      SchedulePoll();
-    });
+  // Everything but the restart-only keys (the endpoints the daemon listens on or connects to, and the
+  // cgroup root) takes effect now, on running pods too.
+  void ApplyLive(const DaemonConfig& next, ReconcileSetup setup) {
+    if (!options_.log_level) log_.set_max(PriorityFromName(next.log.level));
+    if (next.cri.call_timeout != config_.cri.call_timeout) {
+      // The worker may be inside a call on the old port: it keeps its own reference until it returns.
+      runtime_ = MakeCriRuntime(config_.cri.endpoint, next.cri.call_timeout);
+    }
+    bool new_cgroups = next.kubelet_cgroup_root != config_.kubelet_cgroup_root;
+    bool new_guest = next.pressure.shim_monitor_dir != config_.pressure.shim_monitor_dir ||
+                     next.pressure.shim_timeout != config_.pressure.shim_timeout;
+    if (new_cgroups) cgroups_ = MakeCgroupfsPort(config_.cgroups.root, next.kubelet_cgroup_root);
+    if (new_guest)
+      guest_ = MakeShimMonitorGuest(io_, next.pressure.shim_monitor_dir, next.pressure.shim_timeout);
+    if (new_cgroups || new_guest) {
+      reconciler_.SetPorts(*cgroups_, *guest_);
+      triggers_.SetPort(*cgroups_);
+    }
+    DaemonConfig kept = config_;
+    config_ = next;
+    config_.cri.endpoint = kept.cri.endpoint;
+    config_.metrics.listen = kept.metrics.listen;
+    config_.api = kept.api;
+    config_.cgroups.root = kept.cgroups.root;
+    reconciler_.Reconfigure(std::move(setup));
+    scheduler_.SetInterval(poll_job_, config_.cri.poll_interval);
+    scheduler_.SetInterval(tick_job_, config_.pressure.interval);
+    scheduler_.SetInterval(usage_job_, config_.cgroups.read_interval);
+    std::vector<TriggerTarget> none;
+    triggers_.Reconfigure(TriggerSpec(config_), none);
+    SyncTriggers();
+    UpdateJobs();
+    PublishSizing();
+    PublishView();
   }
 
   // Runtime calls block (with deadlines), so they run on the worker; the result comes back to the loop.
@@ -287,10 +356,9 @@ class Daemon {
     auto inspected = reconciler_.InspectedIds();
     auto dynamic = reconciler_.DynamicHandlers();
     auto vm = reconciler_.VmHandlers();
-    asio::post(worker_, [this, inspected = std::move(inspected), dynamic = std::move(dynamic),
-                         vm = std::move(vm), full] {
-      auto snapshot =
-          std::make_shared<RuntimeSnapshot>(FetchRuntime(*runtime_, inspected, full, dynamic, vm));
+    asio::post(worker_, [this, runtime = runtime_, inspected = std::move(inspected),
+                         dynamic = std::move(dynamic), vm = std::move(vm), full] {
+      auto snapshot = std::make_shared<RuntimeSnapshot>(FetchRuntime(*runtime, inspected, full, dynamic, vm));
       asio::post(io_, [this, snapshot] { OnSnapshot(*snapshot); });
     });
   }
@@ -306,9 +374,10 @@ class Daemon {
         sd_notify(0, fmt::format("STATUS=waiting for the runtime at {}", config_.cri.endpoint).c_str());
       }
       cri_up_ = false;
-      log_.LogCause(Priority::kWarning, "cri-down",
-                    fmt::format("waiting for the runtime at {}: {} (retrying every {} ms)",
-                                config_.cri.endpoint, *snapshot.error, config_.cri.poll_interval.count()));
+      log_.LogCause(
+          Priority::kWarning, "cri-down",
+          fmt::format("waiting for the runtime at {}: {} (retrying every {} ms)", config_.cri.endpoint,
+                      snapshot.error->message, config_.cri.poll_interval.count()));
     } else {
       if (cri_up_ != true) {
         log_.Log(Priority::kInfo, fmt::format("runtime at {} is up: {} sandboxes", config_.cri.endpoint,
@@ -317,32 +386,18 @@ class Daemon {
       cri_up_ = true;
       metrics_.SetCriUp(true);
       reconciler_.Apply(snapshot);
-      if (reconciler_.generation() != seen_generation_) WatchPressure();
-      sd_notify(0, fmt::format("STATUS=watching {} pods", reconciler_.pods().size()).c_str());
+      UpdateJobs();
+      SyncTriggers();
+      sd_notify(0, fmt::format("STATUS=watching {} pods", reconciler_.table().size()).c_str());
     }
     metrics_.ObserveReconcileSeconds(std::chrono::duration<double>(Clock::now() - started).count());
-    // Rebuilding 250 pods' views on every poll was most of the idle daemon's CPU: only when something moved.
-    if (reconciler_.generation() != seen_generation_ || cri_up_ != published_cri_up_) {
-      seen_generation_ = reconciler_.generation();
-      published_cri_up_ = cri_up_;
-      PublishView();
-    }
+    PublishIfMoved();
     if (pending_) {
       pending_ = false;
       bool full = pending_full_;
       pending_full_ = false;
       Fetch(full);
     }
-  }
-
-  // Guest memory pressure of every VM pod, in observe and enforce mode alike.
-  void WatchPressure() {
-    std::vector<PressureTarget> vm;
-    for (const auto& [id, pod] : reconciler_.pods()) {
-      if (pod.profile && pod.inspected && !pod.detail.cgroup_parent.empty())
-        vm.push_back({pod.detail.summary, pod.detail.cgroup_parent, pod.writable_layer_bytes});
-    }
-    pressure_.Update(vm);
   }
 
   void PublishSizing() {
@@ -352,34 +407,28 @@ class Daemon {
     sizing_ = std::move(snap);
   }
 
+  // Rebuilding 250 pods' views on every poll was most of the idle daemon's CPU: only when something moved.
+  void PublishIfMoved() {
+    if (reconciler_.generation() == seen_generation_ && cri_up_ == published_cri_up_) return;
+    PublishView();
+  }
+
   void PublishView() {
+    seen_generation_ = reconciler_.generation();
+    published_cri_up_ = cri_up_;
     if (!api_) return;
     api::DaemonView view{
         .version = UVM_SIZER_VERSION,
         .cri_endpoint = config_.cri.endpoint,
-        .cgroup_mode = config_.cgroups.mode == CgroupMode::kEnforce ? "enforce" : "observe",
+        .cgroup_mode = ModeName(config_.cgroups.mode),
         .change_feed = feed_ ? feed_->Mode() : "poll",
         .cri_up = cri_up_.value_or(false),
         .started_at_unix_seconds =
             std::chrono::duration_cast<std::chrono::seconds>(started_at_.time_since_epoch()).count()};
-    for (const auto& [id, pod] : reconciler_.pods()) view.pods.push_back(ToView(pod, pressure_.Latest(id)));
+    const PodTable& table = reconciler_.table();
+    view.pods.reserve(table.size());
+    for (const auto& [id, pod] : table.by_sandbox()) view.pods.push_back(ToView(pod, table.IsExported(pod)));
     api_->Publish(std::move(view));
-  }
-
-  void StartWatchdog() {
-    uint64_t usec = 0;
-    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
-    watchdog_period_ = std::chrono::microseconds(usec / 2);
-    PingWatchdog();
-  }
-
-  // Pinged from the loop itself: a stuck loop stops the pings and systemd restarts us.
-  void PingWatchdog() {
-    sd_notify(0, "WATCHDOG=1");
-    watchdog_timer_.expires_after(watchdog_period_);
-    watchdog_timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec && !stopping_) PingWatchdog();
-    });
   }
 
   DaemonOptions options_;
@@ -388,20 +437,19 @@ class Daemon {
   metrics::DaemonMetrics& metrics_;
   asio::io_context io_;
   asio::thread_pool worker_{1};
-  std::unique_ptr<RuntimePort> runtime_;
+  std::shared_ptr<RuntimePort> runtime_;
   std::unique_ptr<CgroupPort> cgroups_;
-  Reconciler reconciler_;
   std::unique_ptr<GuestPort> guest_;
-  PressureWatcher pressure_;
+  Reconciler reconciler_;
+  PsiTriggers triggers_;
+  Scheduler scheduler_;
+  Scheduler::JobId poll_job_ = 0, tick_job_ = 0, usage_job_ = 0;
   std::unique_ptr<ChangeFeed> feed_;
   std::unique_ptr<api::ApiServer> api_;
   std::mutex sizing_mu_;
   std::shared_ptr<const SizingSnapshot> sizing_;
   std::chrono::system_clock::time_point started_at_;
   asio::signal_set signals_;
-  asio::steady_timer poll_timer_;
-  asio::steady_timer watchdog_timer_;
-  std::chrono::microseconds watchdog_period_{0};
   Clock::time_point last_full_{};
   std::optional<bool> cri_up_;
   std::optional<bool> published_cri_up_;
@@ -411,8 +459,6 @@ class Daemon {
   bool pending_full_ = false;
   bool stopping_ = false;
 };
-
-}  // namespace
 
 // Each watched pod keeps ~15 cgroup fds open (cgroups/handle.h): 250 pods need more than the usual 1024.
 void RaiseOpenFileLimit(Logger& log) {
@@ -426,6 +472,8 @@ void RaiseOpenFileLimit(Logger& log) {
             fmt::format("cannot raise the open-file limit to {}: {}", want, std::strerror(errno)));
   }
 }
+
+}  // namespace
 
 int RunDaemon(const DaemonOptions& options) {
   Logger log(options.log_level.value_or(Priority::kInfo));

@@ -60,4 +60,13 @@ void Logger::LogCause(Priority priority, std::string_view cause, std::string_vie
   }
 }
 
+void Logger::ForgetCauses(std::string_view subject) {
+  for (auto it = causes_.begin(); it != causes_.end();) {
+    std::string_view key = it->first;
+    bool match =
+        key.size() > subject.size() && key.ends_with(subject) && key[key.size() - subject.size() - 1] == ':';
+    it = match ? causes_.erase(it) : std::next(it);
+  }
+}
+
 }  // namespace uvm::daemon

@@ -33,6 +33,10 @@ class Logger {
   // The same `cause` is logged at most once per `interval`; the next line says how many were suppressed.
   void LogCause(Priority priority, std::string_view cause, std::string_view message,
                 std::chrono::seconds interval = std::chrono::seconds(60));
+  // Drops the rate-limit state of every cause keyed by this subject (`<kind>:<subject>`, e.g. a sandbox
+  // id), so that pod churn does not grow the table.
+  void ForgetCauses(std::string_view subject);
+  size_t cause_count() const { return causes_.size(); }
 
  private:
   struct CauseState {

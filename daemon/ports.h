@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,6 +14,7 @@
 
 #include "base/result.h"
 #include "sizer/kubelet.h"
+#include "sizer/pressure.h"
 
 namespace uvm::daemon {
 
@@ -50,13 +52,27 @@ class RuntimePort {
   virtual void CancelInFlight() {}
 };
 
+// The guest side of a VM pod: the Kata shim's monitor endpoint.
+class GuestPort {
+ public:
+  using Done = std::function<void(Result<sizer::GuestObservation>)>;
+  virtual ~GuestPort() = default;
+  // Whether the sandbox has an endpoint at all (its socket exists); false: the host view alone.
+  virtual bool HasEndpoint(const std::string& sandbox_id) = 0;
+  // Human-readable location of the endpoint, for log lines.
+  virtual std::string Describe(const std::string& sandbox_id) const = 0;
+  // Asynchronous: `done` runs exactly once, later, on the daemon's loop (never inside this call), unless the
+  // loop is stopped first.
+  virtual void Fetch(const std::string& sandbox_id, Done done) = 0;
+};
+
 // A pod cgroup as the daemon sees it (nullopt = unlimited or not readable).
 struct CgroupReading {
   std::optional<int64_t> memory_limit_bytes;
   std::optional<int64_t> memory_usage_bytes;
   std::optional<int64_t> cpu_quota_us;
   std::optional<int64_t> cpu_period_us;
-  // What the pressure watcher reads (issue 5): hierarchical memory.stat, OOM kills, PSI (nullopt: absent).
+  // What the pressure model reads: hierarchical memory.stat, OOM kills, PSI (nullopt: absent).
   std::optional<int64_t> shmem_bytes, file_bytes, anon_bytes;
   std::optional<uint64_t> oom_kills;
   std::optional<double> memory_some_avg10, memory_full_avg10;

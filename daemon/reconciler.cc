@@ -17,21 +17,28 @@ std::string MibText(int64_t bytes) {
   return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / kMib);
 }
 
-}  // namespace
-
-const char* PhaseName(PodPhase phase) {
-  switch (phase) {
-    case PodPhase::kDiscovered:
-      return "discovered";
-    case PodPhase::kSized:
-      return "sized";
-    case PodPhase::kApplied:
-      return "applied";
-    case PodPhase::kGone:
-      return "gone";
-  }
-  return "?";
+std::optional<sizer::HostObservation> HostFrom(const CgroupReading& r) {
+  if (!r.memory_usage_bytes) return std::nullopt;
+  return sizer::HostObservation{.usage_bytes = *r.memory_usage_bytes,
+                                .limit_bytes = r.memory_limit_bytes,
+                                .anon_bytes = r.anon_bytes,
+                                .file_bytes = r.file_bytes,
+                                .shmem_bytes = r.shmem_bytes,
+                                .psi_full_avg10 = r.memory_full_avg10,
+                                .oom_kills = r.oom_kills};
 }
+
+sizer::DeclaredOverhead DeclaredFrom(const std::optional<sizer::SandboxResources>& overhead) {
+  sizer::DeclaredOverhead declared;
+  if (!overhead) return declared;
+  declared.memory_bytes = std::max<int64_t>(overhead->memory_limit_in_bytes, 0);
+  if (overhead->cpu_period > 0 && overhead->cpu_quota > 0) {
+    declared.cpu_millis = overhead->cpu_quota * 1000 / overhead->cpu_period;
+  }
+  return declared;
+}
+
+}  // namespace
 
 RuntimeSnapshot FetchRuntime(RuntimePort& runtime, const std::set<std::string>& inspected, bool full,
                              const std::set<std::string>& dynamic_handlers,
@@ -39,7 +46,7 @@ RuntimeSnapshot FetchRuntime(RuntimePort& runtime, const std::set<std::string>& 
   RuntimeSnapshot snap;
   auto list = runtime.ListSandboxes();
   if (!list) {
-    snap.error = list.error().message;
+    snap.error = list.error();
     return snap;
   }
   snap.sandboxes = std::move(*list);
@@ -62,13 +69,25 @@ RuntimeSnapshot FetchRuntime(RuntimePort& runtime, const std::set<std::string>& 
   return snap;
 }
 
-Reconciler::Reconciler(ReconcileSetup setup, CgroupPort& cgroups, metrics::DaemonMetrics& metrics,
-                       Logger& log)
-    : setup_(std::move(setup)), cgroups_(cgroups), metrics_(metrics), log_(log) {}
+Reconciler::Reconciler(ReconcileSetup setup, CgroupPort& cgroups, GuestPort& guest,
+                       metrics::DaemonMetrics& metrics, Logger& log, std::function<void()> on_level_change,
+                       std::function<Clock::time_point()> now)
+    : setup_(std::move(setup)),
+      cgroups_(&cgroups),
+      guest_(&guest),
+      metrics_(metrics),
+      log_(log),
+      on_level_change_(std::move(on_level_change)),
+      now_(std::move(now)),
+      exporter_(metrics) {}
+
+Reconciler::Clock::time_point Reconciler::Now() const {
+  return now_ ? now_() : Clock::now();
+}
 
 std::set<std::string> Reconciler::InspectedIds() const {
   std::set<std::string> ids;
-  for (const auto& [id, pod] : pods_) {
+  for (const auto& [id, pod] : table_.by_sandbox()) {
     if (pod.inspected) ids.insert(id);
   }
   return ids;
@@ -89,34 +108,70 @@ std::set<std::string> Reconciler::DynamicHandlers() const {
   return out;
 }
 
-void Reconciler::Reconfigure(ReconcileSetup setup) {
-  setup_ = std::move(setup);
-  for (auto& [id, pod] : pods_) {
-    if (pod.inspected) Size(pod);
+bool Reconciler::HasWatched() const {
+  for (const auto& [id, pod] : table_.by_sandbox()) {
+    if (pod.watched()) return true;
   }
+  return false;
+}
+
+bool Reconciler::HasUnwatchedWithCgroup() const {
+  for (const auto& [id, pod] : table_.by_sandbox()) {
+    if (!pod.watched() && pod.inspected && !pod.detail.cgroup_parent.empty()) return true;
+  }
+  return false;
+}
+
+void Reconciler::Flush() {
+  if (exporter_.Flush(table_) > 0) ++generation_;
+}
+
+void Reconciler::SetPorts(CgroupPort& cgroups, GuestPort& guest) {
+  cgroups_ = &cgroups;
+  guest_ = &guest;
+}
+
+void Reconciler::Reconfigure(ReconcileSetup setup) {
+  bool model_changed = !(setup.pressure == setup_.pressure);
+  setup_ = std::move(setup);
+  if (model_changed && table_.size() > 0) {
+    log_.Log(Priority::kInfo, "pressure: new model settings; growth windows start over");
+  }
+  for (auto& [id, pod] : table_.by_sandbox()) {
+    if (model_changed) StopWatching(pod);
+    if (pod.inspected) Size(pod);
+    exporter_.Touch(pod.summary().uid);
+  }
+  ++generation_;  // the mode shows in the API view
+  Flush();
 }
 
 void Reconciler::Apply(const RuntimeSnapshot& snap) {
   if (snap.error) return;  // the caller reports the runtime as down; pods keep their last known state
   std::set<std::string> live;
+  std::vector<std::string> observe_now;
   for (const auto& s : snap.sandboxes) {
     if (!s.ready) continue;  // a stopped sandbox has no VM any more
     live.insert(s.id);
-    auto [it, inserted] = pods_.try_emplace(s.id);
-    PodRecord& pod = it->second;
+    bool inserted = false;
+    PodState& pod = table_.Upsert(s, &inserted);
     if (inserted) {
-      pod.detail.summary = s;
+      pod.generation = next_generation_++;
+      exporter_.Touch(s.uid);
       log_.Log(Priority::kDebug, fmt::format("pod {} sandbox {} discovered (handler \"{}\")", PodName(s),
                                              s.id, s.runtime_handler));
     }
-    bool inspected_now = false;
     if (auto d = snap.details.find(s.id); d != snap.details.end()) {
       if (d->second) {
-        inspected_now = true;
+        bool first = !pod.inspected;
+        bool moved = pod.detail.cgroup_parent != d->second->cgroup_parent;
         pod.detail = *d->second;
         pod.inspected = true;
         pod.last_error.reset();
         Size(pod);
+        exporter_.Touch(s.uid);
+        // Known pods are read by the tick; only a pod seen (or moved) for the first time is read at once.
+        if (first || moved) observe_now.push_back(s.id);
       } else {
         pod.last_error = d->second.error().message;
         metrics_.CountError("cri_inspect");
@@ -128,28 +183,38 @@ void Reconciler::Apply(const RuntimeSnapshot& snap) {
     if (auto w = snap.writable_layer_bytes.find(s.id); w != snap.writable_layer_bytes.end()) {
       pod.writable_layer_bytes = w->second;
     }
-    auto now = std::chrono::steady_clock::now();
-    if (pod.inspected && (inspected_now || now - pod.last_cgroup_read >= setup_.cgroup_read_interval)) {
-      pod.last_cgroup_read = now;
-      ReadAndEnforce(pod);
-    }
   }
   std::vector<std::string> gone;
-  for (const auto& [id, pod] : pods_) {
+  for (const auto& [id, pod] : table_.by_sandbox()) {
     if (!live.count(id)) gone.push_back(id);
   }
   for (const auto& id : gone) Forget(id);
+  for (const auto& id : observe_now) {
+    PodState* pod = table_.Find(id);
+    if (!pod) continue;
+    if (pod->watched()) {
+      Observe(*pod, std::nullopt);
+    } else if (!pod->detail.cgroup_parent.empty()) {
+      Read(*pod);
+    }
+  }
+  Flush();
 }
 
-void Reconciler::Size(PodRecord& pod) {
+void Reconciler::Size(PodState& pod) {
   const SandboxDetail& d = pod.detail;
+  bool was_watched = pod.watched();
   pod.notes.clear();
   const sizer::Profile* profile = setup_.catalog.ForHandler(d.summary.runtime_handler);
   if (!profile) {
+    if (was_watched) StopWatching(pod);
+    if (pod.profile) {
+      log_.Log(Priority::kNotice, fmt::format("pod {}: handler \"{}\" is no longer VM-isolated here",
+                                              PodName(d.summary), d.summary.runtime_handler));
+    }
     pod.profile.reset();
     pod.sizing = {};
     pod.phase = PodPhase::kSized;
-    Publish(pod);
     return;
   }
   pod.profile = profile->name;
@@ -158,166 +223,305 @@ void Reconciler::Size(PodRecord& pod) {
     // containerd writes no sizing annotations without resources: the runtime sizes a pod without limits.
     pod.notes.push_back("the runtime reported no sandbox resources: sized as a pod without limits");
   }
-  sizer::DeclaredOverhead declared;
-  if (d.overhead) {
-    declared.memory_bytes = std::max<int64_t>(d.overhead->memory_limit_in_bytes, 0);
-    if (d.overhead->cpu_period > 0 && d.overhead->cpu_quota > 0) {
-      declared.cpu_millis = d.overhead->cpu_quota * 1000 / d.overhead->cpu_period;
-    }
-  }
-  pod.sizing = sizer::SizeSandbox(resources, d.containers, declared, *profile, setup_.host);
+  pod.sizing = sizer::SizeSandbox(resources, d.containers, DeclaredFrom(d.overhead), *profile, setup_.host);
   for (const auto& n : pod.sizing.kata.notes) pod.notes.push_back(n);
   PodPhase before = pod.phase;
   pod.phase = PodPhase::kSized;
-  const auto& s = d.summary;
   if (pod.sizing.kata.refusal) {
-    log_.Log(Priority::kWarning, fmt::format("pod {}: the runtime refuses sandbox {} with profile {}: {}",
-                                             PodName(s), s.id, profile->name, *pod.sizing.kata.refusal));
+    log_.Log(Priority::kWarning,
+             fmt::format("pod {}: the runtime refuses sandbox {} with profile {}: {}", PodName(d.summary),
+                         d.summary.id, profile->name, *pod.sizing.kata.refusal));
   } else if (before == PodPhase::kDiscovered) {
-    const auto& uvm = *pod.sizing.kata.uvm;
-    log_.Log(
-        Priority::kInfo,
-        fmt::format(
-            "pod {} sized: handler {} profile {}: UVM {} vCPUs {} MiB, host memory {}, overhead needed {} "
-            "declared {}",
-            PodName(s), s.runtime_handler, profile->name, uvm.vcpus, uvm.memory_mib,
-            MibText(*pod.sizing.host_memory_bytes), MibText(pod.sizing.overhead.required_memory_bytes),
-            MibText(pod.sizing.overhead.declared_memory_bytes)));
-    if (pod.sizing.overhead.shortfall_bytes > 0 && resources.memory_limit_in_bytes == 0) {
-      // No memory limit: the pod cgroup is unbounded, so nothing OOM-kills the VMM, but the scheduler sees
-      // none of the UVM's host memory.
-      log_.Log(Priority::kWarning,
-               fmt::format(
-                   "pod {}: no memory limit, so its UVM's {} of host memory are invisible to the scheduler "
-                   "(declared overhead {}); give it memory limits, or a RuntimeClass overhead that covers "
-                   "them",
-                   PodName(s), MibText(*pod.sizing.host_memory_bytes),
-                   MibText(pod.sizing.overhead.declared_memory_bytes)));
-    } else if (pod.sizing.overhead.shortfall_bytes > 0) {
-      log_.Log(
-          Priority::kWarning,
-          fmt::format(
-              "pod {}: declared overhead {} is {} short of what its UVM needs beyond its limits ({}): the "
-              "VMM can be OOM-killed on the host; raise the RuntimeClass overhead.podFixed.memory (see "
-              "`uvm-sizer runtimeclass --handler {}`){}",
-              PodName(s), MibText(pod.sizing.overhead.declared_memory_bytes),
-              MibText(pod.sizing.overhead.shortfall_bytes),
-              MibText(pod.sizing.overhead.required_memory_bytes), s.runtime_handler,
-              setup_.mode == CgroupMode::kEnforce ? "; enforce mode raises the pod cgroup" : ""));
-    }
+    LogSized(pod, *profile);
   }
 }
 
-void Reconciler::ReadAndEnforce(PodRecord& pod) {
-  const auto& s = pod.detail.summary;
-  // Every pod's cgroup is read (its usage is worth a series); only VM pods are ever written.
-  if (pod.detail.cgroup_parent.empty()) {
-    Publish(pod);
+void Reconciler::LogSized(const PodState& pod, const sizer::Profile& profile) const {
+  const auto& s = pod.summary();
+  const auto& uvm = *pod.sizing.kata.uvm;
+  const auto& overhead = pod.sizing.overhead;
+  log_.Log(Priority::kInfo,
+           fmt::format("pod {} sized: handler {} profile {}: UVM {} vCPUs {} MiB, host memory {}, overhead "
+                       "needed {} declared {}",
+                       PodName(s), s.runtime_handler, profile.name, uvm.vcpus, uvm.memory_mib,
+                       MibText(*pod.sizing.host_memory_bytes), MibText(overhead.required_memory_bytes),
+                       MibText(overhead.declared_memory_bytes)));
+  if (overhead.shortfall_bytes <= 0) return;
+  bool unlimited = !pod.detail.resources || pod.detail.resources->memory_limit_in_bytes == 0;
+  if (unlimited) {
+    // No memory limit: the pod cgroup is unbounded, so nothing OOM-kills the VMM, but the scheduler sees
+    // none of the UVM's host memory.
+    log_.Log(
+        Priority::kWarning,
+        fmt::format("pod {}: no memory limit, so its UVM's {} of host memory are invisible to the "
+                    "scheduler (declared overhead {}); give it memory limits, or a RuntimeClass overhead "
+                    "that covers them",
+                    PodName(s), MibText(*pod.sizing.host_memory_bytes),
+                    MibText(overhead.declared_memory_bytes)));
     return;
   }
-  auto reading = cgroups_.ReadPod(pod.detail.cgroup_parent, s.uid);
+  log_.Log(
+      Priority::kWarning,
+      fmt::format("pod {}: declared overhead {} is {} short of what its UVM needs beyond its limits ({}): "
+                  "the VMM can be OOM-killed on the host; raise the RuntimeClass overhead.podFixed.memory "
+                  "(see `uvm-sizer runtimeclass --handler {}`){}",
+                  PodName(s), MibText(overhead.declared_memory_bytes), MibText(overhead.shortfall_bytes),
+                  MibText(overhead.required_memory_bytes), s.runtime_handler,
+                  setup_.mode == CgroupMode::kEnforce ? "; enforce mode raises the pod cgroup" : ""));
+}
+
+bool Reconciler::Read(PodState& pod) {
+  const auto& s = pod.summary();
+  pod.cgroup_read_at = Now();
+  ++stats_.cgroup_reads;
+  auto reading = cgroups_->ReadPod(pod.detail.cgroup_parent, s.uid);
+  exporter_.Touch(s.uid);
   if (!reading) {
     pod.last_error = reading.error().message;
     metrics_.CountError("cgroup_read");
     log_.LogCause(Priority::kWarning, "cgroup-read:" + s.id,
-                  fmt::format("pod {}: cannot read its cgroup: {}", PodName(s), reading.error().message));
-    Publish(pod);
-    return;
+                  fmt::format("pod {}: cannot read its cgroup {}: {}", PodName(s), pod.detail.cgroup_parent,
+                              reading.error().message));
+    return false;
   }
   pod.cgroup = *reading;
-  const auto& sizing = pod.sizing;
-  if (pod.profile && setup_.mode == CgroupMode::kEnforce && sizing.required_cgroup_memory_bytes) {
-    bool ok = true;
-    auto record = [&](const char* what, const Result<WriteOutcome>& r, int64_t target) {
-      if (!r) {
-        ok = false;
-        metrics_.CountCgroupWrite("error");
-        metrics_.CountError("cgroup_write");
-        log_.LogCause(Priority::kError, fmt::format("cgroup-write:{}:{}", what, s.id),
-                      fmt::format("pod {}: cannot raise {} of {} to {}: {}", PodName(s), what,
-                                  pod.detail.cgroup_parent, target, r.error().message));
-        return;
-      }
-      if (!r->written) return;
-      ++pod.cgroup_writes;
-      metrics_.CountCgroupWrite("ok");
-      log_.Log(Priority::kNotice,
-               fmt::format(
-                   "pod {}: raised {} of {} from {} to {} because its UVM ({} vCPUs, {} MiB) needs {} on the "
-                   "host",
-                   PodName(s), what, pod.detail.cgroup_parent, r->before ? std::to_string(*r->before) : "max",
-                   r->after ? std::to_string(*r->after) : "?", sizing.kata.uvm->vcpus,
-                   sizing.kata.uvm->memory_mib, target));
-    };
-    int64_t memory = *sizing.required_cgroup_memory_bytes;
-    if (pod.cgroup.memory_limit_bytes && *pod.cgroup.memory_limit_bytes < memory) {
-      record("memory limit", cgroups_.RaiseMemoryLimit(pod.detail.cgroup_parent, memory), memory);
-    }
-    if (sizing.required_cgroup_cpu_quota_us && pod.cgroup.cpu_quota_us && pod.cgroup.cpu_period_us &&
-        *pod.cgroup.cpu_quota_us > 0) {
-      // The requirement is vCPUs x period; express it at the cgroup's own period.
-      int64_t quota = static_cast<int64_t>(sizing.kata.uvm->vcpus) * *pod.cgroup.cpu_period_us;
-      if (*pod.cgroup.cpu_quota_us < quota) {
-        record("cpu quota",
-               cgroups_.RaiseCpuQuota(pod.detail.cgroup_parent, quota, *pod.cgroup.cpu_period_us), quota);
-      }
-    }
-    // sandbox_cgroup_only=false: Kata puts the VMM (and the guest RAM it touches) in an unconstrained
-    // /kata_overhead/<id>; bound it by the host memory the UVM needs. Not there (yet, or runc): nothing to
-    // do.
-    const sizer::Profile* profile = setup_.catalog.Find(*pod.profile);
-    if (profile && !profile->sandbox_cgroup_only && !pod.overhead_bounded) {
-      auto r = cgroups_.BoundKataOverhead(s.id, memory);
-      if (r) {
-        pod.overhead_bounded = true;
-        record("kata_overhead memory limit", r, memory);
-      } else if (r.error().message.find("No such file") == std::string::npos) {
-        record("kata_overhead memory limit", r, memory);
-      }
-    }
-    if (ok && pod.cgroup_writes > 0) {
-      if (auto again = cgroups_.ReadPod(pod.detail.cgroup_parent, s.uid)) pod.cgroup = *again;
-    }
-    if (ok) pod.phase = PodPhase::kApplied;
-  }
-  Publish(pod);
+  return true;
 }
 
-void Reconciler::Publish(const PodRecord& pod) {
-  ++generation_;
-  const auto& s = pod.detail.summary;
-  metrics::PodLabels labels{s.namespace_, s.name, s.uid, s.runtime_handler};
-  metrics::PodSizingMetrics m;
-  m.vm_isolated = pod.profile.has_value();
-  if (pod.profile && pod.sizing.kata.uvm) {
-    m.uvm_vcpus = pod.sizing.kata.uvm->vcpus;
-    m.uvm_memory_bytes = static_cast<int64_t>(pod.sizing.kata.uvm->memory_mib) * kMib;
-    m.host_memory_bytes = pod.sizing.host_memory_bytes;
-    m.overhead_required_bytes = pod.sizing.overhead.required_memory_bytes;
-    m.overhead_declared_bytes = pod.sizing.overhead.declared_memory_bytes;
+void Reconciler::ReadUsage() {
+  auto now = Now();
+  for (auto& [id, pod] : table_.by_sandbox()) {
+    if (pod.watched() || !pod.inspected || pod.detail.cgroup_parent.empty()) continue;
+    if (now - pod.cgroup_read_at >= setup_.cgroup_read_interval) Read(pod);
   }
-  m.cgroup_memory_limit_bytes = pod.cgroup.memory_limit_bytes;
-  m.cgroup_memory_usage_bytes = pod.cgroup.memory_usage_bytes;
-  metrics_.UpsertPod(labels, m);
+  Flush();
+}
+
+void Reconciler::Enforce(PodState& pod) {
+  const auto& s = pod.summary();
+  const auto& sizing = pod.sizing;
+  if (!pod.profile || !pod.cgroup || setup_.mode != CgroupMode::kEnforce ||
+      !sizing.required_cgroup_memory_bytes)
+    return;
+  CgroupReading& cgroup = *pod.cgroup;
+  bool ok = true;
+  // After a write only the file written is read again (by the writer), and patched into this tick's reading.
+  auto record = [&](const char* what, const Result<WriteOutcome>& r, int64_t target) -> bool {
+    if (!r) {
+      ok = false;
+      pod.last_error = r.error().message;
+      metrics_.CountCgroupWrite("error");
+      metrics_.CountError("cgroup_write");
+      log_.LogCause(Priority::kError, fmt::format("cgroup-write:{}:{}", what, s.id),
+                    fmt::format("pod {}: cannot raise {} of {} to {}: {}", PodName(s), what,
+                                pod.detail.cgroup_parent, target, r.error().message));
+      return false;
+    }
+    if (!r->written) return false;
+    ++pod.cgroup_writes;
+    metrics_.CountCgroupWrite("ok");
+    log_.Log(Priority::kNotice,
+             fmt::format(
+                 "pod {}: raised {} of {} from {} to {} because its UVM ({} vCPUs, {} MiB) needs {} on "
+                 "the host",
+                 PodName(s), what, pod.detail.cgroup_parent, r->before ? std::to_string(*r->before) : "max",
+                 r->after ? std::to_string(*r->after) : "?", sizing.kata.uvm->vcpus,
+                 sizing.kata.uvm->memory_mib, target));
+    return true;
+  };
+  int64_t memory = *sizing.required_cgroup_memory_bytes;
+  if (cgroup.memory_limit_bytes && *cgroup.memory_limit_bytes < memory) {
+    auto r = cgroups_->RaiseMemoryLimit(pod.detail.cgroup_parent, memory);
+    if (record("memory limit", r, memory)) cgroup.memory_limit_bytes = r->after;
+  }
+  if (sizing.required_cgroup_cpu_quota_us && cgroup.cpu_quota_us && cgroup.cpu_period_us &&
+      *cgroup.cpu_quota_us > 0) {
+    // The requirement is vCPUs x period; express it at the cgroup's own period.
+    int64_t quota = static_cast<int64_t>(sizing.kata.uvm->vcpus) * *cgroup.cpu_period_us;
+    if (*cgroup.cpu_quota_us < quota) {
+      auto r = cgroups_->RaiseCpuQuota(pod.detail.cgroup_parent, quota, *cgroup.cpu_period_us);
+      if (record("cpu quota", r, quota) && r->after) cgroup.cpu_quota_us = r->after;
+    }
+  }
+  // sandbox_cgroup_only=false: Kata puts the VMM (and the guest RAM it touches) in an unconstrained
+  // /kata_overhead/<id>; bound it by the host memory the UVM needs. Not there (yet, or runc): nothing to do.
+  const sizer::Profile* profile = setup_.catalog.Find(*pod.profile);
+  if (profile && !profile->sandbox_cgroup_only && !pod.overhead_bounded) {
+    auto r = cgroups_->BoundKataOverhead(s.id, memory);
+    if (r) {
+      pod.overhead_bounded = true;
+      record("kata_overhead memory limit", r, memory);
+    } else if (r.error().code != ErrorCode::kNotFound) {
+      record("kata_overhead memory limit", r, memory);
+    }
+  }
+  if (ok) {
+    pod.phase = PodPhase::kApplied;
+    pod.last_error.reset();
+  }
+}
+
+void Reconciler::Tick() {
+  ++stats_.ticks;
+  std::vector<std::string> ids;
+  for (const auto& [id, pod] : table_.by_sandbox()) {
+    if (pod.watched()) ids.push_back(id);
+  }
+  for (const auto& id : ids) {
+    if (PodState* pod = table_.Find(id)) Observe(*pod, std::nullopt);
+  }
+  Flush();
+}
+
+void Reconciler::ObserveNow(const std::string& sandbox_id, std::optional<Clock::time_point> woke) {
+  PodState* pod = table_.Find(sandbox_id);
+  if (!pod || !pod->watched()) return;
+  ++stats_.trigger_observations;
+  Observe(*pod, woke);
+  Flush();
+}
+
+void Reconciler::Observe(PodState& pod, std::optional<Clock::time_point> woke) {
+  if (pod.guest_in_flight) {
+    pod.observe_again = true;
+    if (woke && !pod.again_woke) pod.again_woke = woke;
+    return;
+  }
+  const auto& s = pod.summary();
+  std::optional<sizer::HostObservation> host;
+  if (Read(pod)) {
+    Enforce(pod);
+    host = HostFrom(*pod.cgroup);
+  }
+  bool endpoint = guest_->HasEndpoint(s.id);
+  if (pod.had_guest_endpoint != endpoint) {
+    if (endpoint) {
+      log_.Log(Priority::kInfo, fmt::format("pod {}: memory pressure from the guest's own view ({})",
+                                            PodName(s), guest_->Describe(s.id)));
+    } else {
+      log_.Log(Priority::kInfo,
+               fmt::format("pod {}: no Kata shim monitor socket at {}: memory pressure from the host cgroup "
+                           "alone (usage against its limit; files the guest keeps in RAM show only as they "
+                           "are charged to the pod cgroup)",
+                           PodName(s), guest_->Describe(s.id)));
+    }
+    pod.had_guest_endpoint = endpoint;
+  }
+  if (!endpoint) {
+    Complete(s.id, pod.generation, std::move(host), std::nullopt, woke);
+    return;
+  }
+  pod.guest_in_flight = true;
+  ++stats_.guest_fetches;
+  guest_->Fetch(s.id, [this, id = s.id, generation = pod.generation, host = std::move(host),
+                       woke](Result<sizer::GuestObservation> guest) mutable {
+    Complete(id, generation, std::move(host), std::move(guest), woke);
+    Flush();
+  });
+}
+
+void Reconciler::Complete(const std::string& sandbox_id, uint64_t generation,
+                          std::optional<sizer::HostObservation> host,
+                          std::optional<Result<sizer::GuestObservation>> guest,
+                          std::optional<Clock::time_point> woke) {
+  PodState* found = table_.Find(sandbox_id);
+  // The pod went, was recreated or stopped being watched while the guest answered: drop the answer.
+  if (!found || found->generation != generation || !found->watched()) return;
+  PodState& pod = *found;
+  const auto& s = pod.summary();
+  if (guest) {
+    pod.guest_in_flight = false;
+    if (!*guest) {
+      ++stats_.guest_errors;
+      metrics_.CountError("pressure_guest_fetch");
+      log_.LogCause(
+          Priority::kWarning, "pressure-guest:" + s.id,
+          fmt::format("pod {}: cannot read the guest's memory: {}", PodName(s), guest->error().message));
+    }
+  }
+  sizer::PressureSample sample{
+      .at = Now(), .sandbox_id = s.id, .guest = std::nullopt, .host = std::move(host)};
+  if (guest && *guest) sample.guest = std::move(**guest);
+  sample.containers.writable_layer_bytes = pod.writable_layer_bytes;
+  auto a = pod.pressure_window.Observe(sample, setup_.pressure, scratch_);
+  ++stats_.evaluations;
+  if (sample.guest) pod.last_mounts = sample.guest->mounts;
+  pod.oom_kills_total += a.guest_oom_kills_delta + a.host_oom_kills_delta;
+  Journal(pod, a);
+  bool changed = a.level_changed;
+  pod.pressure = std::move(a);
+  exporter_.Touch(s.uid);
+  if (woke) {
+    stats_.last_trigger_to_publish = Clock::now() - *woke;
+    log_.Log(
+        Priority::kDebug,
+        fmt::format(
+            "pod {}: PSI trigger fired; re-evaluated and published in {} us (level {})", PodName(s),
+            std::chrono::duration_cast<std::chrono::microseconds>(*stats_.last_trigger_to_publish).count(),
+            sizer::LevelName(pod.pressure->level)));
+  }
+  if (changed && on_level_change_) {
+    Flush();
+    on_level_change_();
+  }
+  if (pod.observe_again) {
+    pod.observe_again = false;
+    auto w = pod.again_woke;
+    pod.again_woke.reset();
+    Observe(pod, w);
+  }
+}
+
+void Reconciler::Journal(const PodState& pod, const sizer::PressureAssessment& a) {
+  const auto& s = pod.summary();
+  if (a.guest_oom_kills_delta + a.host_oom_kills_delta > 0) {
+    log_.Log(Priority::kWarning, fmt::format("pod {}: {} OOM kill(s) in the {}", PodName(s),
+                                             a.guest_oom_kills_delta + a.host_oom_kills_delta,
+                                             a.guest_oom_kills_delta > 0 ? "guest" : "pod cgroup"));
+  }
+  if (!a.level_changed) return;
+  metrics_.CountPressureTransition(sizer::LevelName(a.level), sizer::CauseLabel(a.cause.kind));
+  std::string cause(sizer::CauseLabel(a.cause.kind));
+  if (!a.cause.mount.empty()) cause += fmt::format(" ({})", a.cause.mount);
+  std::string rate = a.cause.kind == sizer::PressureCauseKind::kNone
+                         ? "nothing grows"
+                         : sizer::FormatByteRate(a.cause.bytes_per_second);
+  std::string left = a.seconds_left ? sizer::FormatDuration(*a.seconds_left) : std::string("not predicted");
+  std::string available = a.available_bytes ? MibText(*a.available_bytes) : "?";
+  Priority priority = a.level == sizer::PressureLevel::kCritical  ? Priority::kError
+                      : a.level == sizer::PressureLevel::kWarning ? Priority::kWarning
+                                                                  : Priority::kNotice;
+  std::string line = fmt::format(
+      "pod {}: memory pressure {} (was {}): cause {}, rate {}, time left {}, available {}, basis {}",
+      PodName(s), sizer::LevelName(a.level), sizer::LevelName(a.previous_level), cause, rate, left, available,
+      sizer::BasisName(a.basis));
+  if (!a.reason.empty()) line += fmt::format("; why: {}", a.reason);
+  if (!a.advice.empty()) line += fmt::format("; advice: {}", a.advice);
+  log_.Log(priority, line);
+}
+
+void Reconciler::StopWatching(PodState& pod) {
+  // A new generation drops any guest answer in flight; the window and the verdict start over.
+  pod.generation = next_generation_++;
+  pod.pressure_window = {};
+  pod.pressure.reset();
+  pod.last_mounts.clear();
+  pod.guest_in_flight = false;
+  pod.observe_again = false;
+  pod.again_woke.reset();
+  pod.had_guest_endpoint.reset();
+  exporter_.Touch(pod.summary().uid);
 }
 
 void Reconciler::Forget(const std::string& id) {
-  auto it = pods_.find(id);
-  if (it == pods_.end()) return;
-  PodRecord pod = std::move(it->second);
-  pods_.erase(it);
-  ++generation_;
-  const auto& s = pod.detail.summary;
+  PodState* pod = table_.Find(id);
+  if (!pod) return;
+  const auto& s = pod->summary();
   log_.Log(Priority::kInfo, fmt::format("pod {} sandbox {} gone", PodName(s), id));
-  if (!pod.detail.cgroup_parent.empty()) cgroups_.Forget(pod.detail.cgroup_parent);
-  // Series are keyed by pod uid: a pod whose sandbox was recreated keeps the new sandbox's series.
-  for (const auto& [other_id, other] : pods_) {
-    if (other.detail.summary.uid == s.uid) {
-      Publish(other);
-      return;
-    }
-  }
-  metrics_.RemovePod(s.uid);
+  log_.ForgetCauses(id);
+  if (!pod->detail.cgroup_parent.empty()) cgroups_->Forget(pod->detail.cgroup_parent);
+  // Series are per uid: a pod whose sandbox was recreated keeps the new sandbox's series.
+  exporter_.Touch(table_.Erase(id));
 }
 
 }  // namespace uvm::daemon

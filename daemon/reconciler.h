@@ -1,7 +1,9 @@
-// The per-pod state machine (discovered -> sized -> applied -> gone). It runs on the event-loop thread
-// and owns all pod state; runtime calls happen elsewhere (FetchRuntime, on a worker) and their results
-// are applied here. Stateless across restarts: everything is rebuilt from the runtime and the cgroup
-// tree, and writes are raise-only and idempotent, so a restart writes nothing twice.
+// The daemon's core, on its event loop: it owns the pod table (daemon/pod_table.h) and runs every per-pod
+// step on it. Discovery and sizing apply the runtime's snapshots (fetched elsewhere, on a worker);
+// observation reads each VM pod's cgroup once per tick and feeds that one reading to enforcement and to the
+// pressure model (with the guest's own view, fetched asynchronously); the Exporter turns the records into
+// metric series. Stateless across restarts: everything is rebuilt from the runtime and the cgroup tree, and
+// writes are raise-only and idempotent, so a restart writes nothing twice.
 #pragma once
 
 #include <chrono>
@@ -13,9 +15,12 @@
 #include <vector>
 
 #include "daemon/config.h"
+#include "daemon/exporter.h"
 #include "daemon/log.h"
+#include "daemon/pod_table.h"
 #include "daemon/ports.h"
 #include "sizer/overhead.h"
+#include "sizer/pressure.h"
 #include "sizer/profile.h"
 
 namespace uvm::metrics {
@@ -24,30 +29,12 @@ class DaemonMetrics;
 
 namespace uvm::daemon {
 
-enum class PodPhase { kDiscovered, kSized, kApplied, kGone };
-const char* PhaseName(PodPhase phase);
-
-struct PodRecord {
-  SandboxDetail detail;
-  bool inspected = false;
-  PodPhase phase = PodPhase::kDiscovered;
-  std::optional<std::string> profile;  // nullopt: not VM-isolated, never touched
-  sizer::SandboxSizing sizing;
-  CgroupReading cgroup;
-  uint64_t cgroup_writes = 0;
-  std::optional<std::string> last_error;
-  std::vector<std::string> notes;
-  std::optional<int64_t> writable_layer_bytes;  // from the last full resync
-  std::chrono::steady_clock::time_point last_cgroup_read{};
-  bool overhead_bounded = false;  // /kata_overhead/<id> limited (sandbox_cgroup_only=false profiles)
-};
-
 // What the runtime worker brings back to the loop.
 struct RuntimeSnapshot {
-  std::optional<std::string> error;  // the runtime could not be listed (down, timeout)
+  std::optional<Error> error;  // the runtime could not be listed (down, timeout)
   std::vector<SandboxSummary> sandboxes;
   std::map<std::string, Result<SandboxDetail>> details;  // for the sandboxes that needed inspection
-  // Full resyncs only: Σ writable-layer bytes per VM sandbox (issue 5's CRI source of file growth).
+  // Full resyncs only: Σ writable-layer bytes per VM sandbox (a CRI source of file growth).
   std::map<std::string, std::optional<int64_t>> writable_layer_bytes;
 };
 
@@ -62,42 +49,89 @@ struct ReconcileSetup {
   sizer::ProfileCatalog catalog = sizer::ProfileCatalog::Builtin();
   sizer::HostOverheadModel host;
   CgroupMode mode = CgroupMode::kObserve;
-  // A known pod's cgroup is read (and, in enforce mode, checked) at most this often; new and re-inspected
-  // pods at once. 0: at every Apply.
-  std::chrono::milliseconds cgroup_read_interval{0};
+  // Pods that are not VM-isolated are read this often (their usage series); VM pods at every tick.
+  std::chrono::milliseconds cgroup_read_interval{10000};
+  sizer::PressureConfig pressure;
+};
+
+// What the core did, for tests, benchmarks and the idle-wakeup measurements.
+struct CoreStats {
+  uint64_t ticks = 0;          // Tick() calls
+  uint64_t cgroup_reads = 0;   // ReadPod calls
+  uint64_t evaluations = 0;    // samples fed to the pressure model
+  uint64_t guest_fetches = 0;  // shim requests started
+  uint64_t guest_errors = 0;   // shim requests that failed
+  uint64_t trigger_observations = 0;
+  // Time from a PSI trigger's wakeup to its pod's metrics being updated (the last one).
+  std::optional<std::chrono::nanoseconds> last_trigger_to_publish;
 };
 
 class Reconciler {
  public:
-  Reconciler(ReconcileSetup setup, CgroupPort& cgroups, metrics::DaemonMetrics& metrics, Logger& log);
+  using Clock = std::chrono::steady_clock;
 
-  // Applies a snapshot: new pods are sized, gone pods removed (series and all), every VM pod's cgroup is
-  // read and, in enforce mode, raised where the kubelet's limit is below what the UVM needs.
+  // `on_level_change` runs (on the loop) after an asynchronous guest answer changed a pod's pressure level,
+  // e.g. to republish the API view at once. `now` stamps samples and read times (injectable for tests).
+  Reconciler(ReconcileSetup setup, CgroupPort& cgroups, GuestPort& guest, metrics::DaemonMetrics& metrics,
+             Logger& log, std::function<void()> on_level_change = nullptr,
+             std::function<Clock::time_point()> now = nullptr);
+
+  // Applies a snapshot: new pods are sized and observed at once, gone pods removed (series and all).
   void Apply(const RuntimeSnapshot& snapshot);
-  // SIGHUP: new profiles, overhead model or mode; every pod is sized again at the next Apply.
+  // One pass: every watched (VM) pod's cgroup is read once, enforced in enforce mode, and fed with the
+  // guest's view to the pressure model.
+  void Tick();
+  // Pods that are not VM-isolated: reads the cgroups whose read_interval has passed.
+  void ReadUsage();
+  // A PSI trigger fired for this sandbox: observe it now.
+  void ObserveNow(const std::string& sandbox_id, std::optional<Clock::time_point> woke = std::nullopt);
+  // SIGHUP: new profiles, handlers, overhead model, mode or pressure tunables apply to every pod at once:
+  // a pod that stops being VM-isolated loses its UVM, overhead and pressure series here.
   void Reconfigure(ReconcileSetup setup);
+  // SIGHUP changed how the cgroups or the guests are reached: later calls use these ports (kept cgroup
+  // handles of the old port go with it; answers in flight still arrive).
+  void SetPorts(CgroupPort& cgroups, GuestPort& guest);
 
   std::set<std::string> InspectedIds() const;
   std::set<std::string> DynamicHandlers() const;
   std::set<std::string> VmHandlers() const;
-  const std::map<std::string, PodRecord>& pods() const { return pods_; }
+  const PodTable& table() const { return table_; }
+  const PodState* Find(const std::string& sandbox_id) const { return table_.Find(sandbox_id); }
   const ReconcileSetup& setup() const { return setup_; }
-  // Changes whenever a pod's published state may have (sized, read, written, gone): the daemon rebuilds
-  // the API view only then.
+  bool HasWatched() const;
+  bool HasUnwatchedWithCgroup() const;
+  // Changes whenever a pod's published state may have: the daemon rebuilds the API view only then.
   uint64_t generation() const { return generation_; }
+  const CoreStats& stats() const { return stats_; }
 
  private:
-  void Size(PodRecord& pod);
-  void ReadAndEnforce(PodRecord& pod);
-  void Publish(const PodRecord& pod);
+  void Size(PodState& pod);
+  void LogSized(const PodState& pod, const sizer::Profile& profile) const;
+  bool Read(PodState& pod);
+  void Enforce(PodState& pod);
+  void Observe(PodState& pod, std::optional<Clock::time_point> woke);
+  void Complete(const std::string& sandbox_id, uint64_t generation,
+                std::optional<sizer::HostObservation> host,
+                std::optional<Result<sizer::GuestObservation>> guest, std::optional<Clock::time_point> woke);
+  void Journal(const PodState& pod, const sizer::PressureAssessment& a);
+  void StopWatching(PodState& pod);
   void Forget(const std::string& id);
+  void Flush();
+  Clock::time_point Now() const;
 
   ReconcileSetup setup_;
-  CgroupPort& cgroups_;
+  CgroupPort* cgroups_;
+  GuestPort* guest_;
   metrics::DaemonMetrics& metrics_;
   Logger& log_;
-  std::map<std::string, PodRecord> pods_;  // by sandbox id
+  std::function<void()> on_level_change_;
+  std::function<Clock::time_point()> now_;
+  PodTable table_;
+  Exporter exporter_;
+  std::vector<double> scratch_;  // the pressure fit's buffer, shared by every pod
+  uint64_t next_generation_ = 1;
   uint64_t generation_ = 0;
+  CoreStats stats_;
 };
 
 }  // namespace uvm::daemon

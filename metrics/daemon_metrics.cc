@@ -128,6 +128,11 @@ prometheus::Histogram::BucketBoundaries ReconcileBuckets() {
           5e-3,  10e-3, 25e-3, 50e-3,  100e-3, 250e-3, 500e-3, 1.0};
 }
 
+// 100 µs .. 5 s: a healthy loop starts timers within a millisecond; a second means the loop was stuck.
+prometheus::Histogram::BucketBoundaries LoopLagBuckets() {
+  return {100e-6, 1e-3, 5e-3, 10e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1.0, 2.5, 5.0};
+}
+
 template <class T>
 std::optional<double> AsDouble(const std::optional<T>& v) {
   if (!v) return std::nullopt;
@@ -230,6 +235,7 @@ struct DaemonMetrics::State {
   prometheus::Family<prometheus::Counter>& transitions;
   prometheus::Gauge& cri_up;
   prometheus::Histogram& reconcile;
+  prometheus::Histogram& loop_lag;
 
   mutable std::mutex mu;  // guards the members below; never taken by a scrape
   std::unordered_map<std::string, Pod> pods;
@@ -289,7 +295,13 @@ DaemonMetrics::State::State(const std::string& version)
                     .Name("uvm_sizer_reconcile_duration_seconds")
                     .Help("Time one reconcile pass over all pods took.")
                     .Register(registry)
-                    .Add({}, ReconcileBuckets())) {
+                    .Add({}, ReconcileBuckets())),
+      loop_lag(
+          prometheus::BuildHistogram()
+              .Name("uvm_sizer_event_loop_lag_seconds")
+              .Help("How late the daemon's scheduled work (runtime polls, ticks) started on its event loop.")
+              .Register(registry)
+              .Add({}, LoopLagBuckets())) {
   prometheus::BuildGauge()
       .Name("uvm_sizer_build_info")
       .Help("Always 1; the labels describe the build.")
@@ -533,6 +545,16 @@ void DaemonMetrics::UpsertPodPressure(const PodLabels& labels, const PodPressure
   st.Set(pod, kOomKills, static_cast<double>(m.oom_kills_total));
 }
 
+void DaemonMetrics::RemovePodPressure(const std::string& uid) {
+  std::lock_guard lock(state_->mu);
+  auto it = state_->pods.find(uid);
+  if (it == state_->pods.end() || !it->second.has_pressure) return;
+  state_->RemovePressure(it->second);
+  bool any = false;
+  for (const Slot& s : it->second.slots) any = any || s.has_value();
+  if (!any) state_->pods.erase(it);
+}
+
 void DaemonMetrics::RemovePod(const std::string& uid) {
   std::lock_guard lock(state_->mu);
   auto it = state_->pods.find(uid);
@@ -558,6 +580,10 @@ void DaemonMetrics::SetCriUp(bool up) {
 
 void DaemonMetrics::ObserveReconcileSeconds(double seconds) {
   if (std::isfinite(seconds) && seconds >= 0) state_->reconcile.Observe(seconds);
+}
+
+void DaemonMetrics::ObserveLoopLagSeconds(double seconds) {
+  if (std::isfinite(seconds) && seconds >= 0) state_->loop_lag.Observe(seconds);
 }
 
 void DaemonMetrics::CountError(std::string_view cause) {

@@ -89,12 +89,16 @@ class DaemonMetrics {
   void UpsertPod(const PodLabels& labels, const PodSizingMetrics& m);
   // Creates, updates or removes the pod's pressure series (incl. mounts and causes no longer given).
   void UpsertPodPressure(const PodLabels& labels, const PodPressureMetrics& m);
+  // Removes the pod's pressure series only (it stopped being watched but is still there).
+  void RemovePodPressure(const std::string& uid);
   // Removes every series of that pod, in all families. Unknown uids are ignored.
   void RemovePod(const std::string& uid);
 
   void CountCgroupWrite(std::string_view result);  // kWriteOk / kWriteError
   void SetCriUp(bool up);
   void ObserveReconcileSeconds(double seconds);
+  // How late a scheduled job started (uvm_sizer_event_loop_lag_seconds).
+  void ObserveLoopLagSeconds(double seconds);
   void CountError(std::string_view cause);
   // level: "ok" | "warning" | "critical"; cause: what the model blamed (filesystem, logs, anonymous, ...).
   void CountPressureTransition(std::string_view level, std::string_view cause);

@@ -134,6 +134,8 @@ struct PressureConfig {
 
   // Guest mounts whose path contains one of these are logs, not plain files.
   std::vector<std::string> log_mount_patterns = {"/var/log"};
+
+  bool operator==(const PressureConfig&) const = default;
 };
 
 // Checks ranges (fractions in (0,1), critical stricter than warning, positive windows, ...). The error

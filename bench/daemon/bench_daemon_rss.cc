@@ -1,13 +1,18 @@
 // The real `uvm-sizer daemon` with 250 VM pods (DESIGN.md budget: RSS < 25 MiB, steady state < 0.5 % of
-// one core). This binary serves the pods from its fake CRI server (a child process, fake_cri.h) with an
-// empty cgroup_parent, so the daemon reads and writes no cgroup (and watches no pressure): the numbers are
-// the daemon's own, without the kernel's cgroup reads. It starts the daemon on a temp config, waits until
-// /metrics has 250 uvm_sizer_pod_uvm_vcpus series, reads VmRSS/VmHWM from /proc/<pid>/status, then
-// measures the daemon's CPU time (utime + stime of all its threads, /proc/<pid>/stat) over the steady
+// one core). This binary serves the pods from its fake CRI server (a child process, tests/support/fake_cri.h)
+// with an empty cgroup_parent, so the daemon reads and writes no cgroup (and watches no pressure): the
+// numbers are the daemon's own, without the kernel's cgroup reads. It starts the daemon on a temp config,
+// waits until /metrics has 250 uvm_sizer_pod_uvm_vcpus series, reads VmRSS/VmHWM from /proc/<pid>/status,
+// then measures the daemon's CPU time (utime + stime of all its threads, /proc/<pid>/stat) over the steady
 // state: polls every 2 s, a full resync every 30 s, no scrapes during the window.
 //
 // The window is 60 s by default; --uvm_steady_seconds=N or UVM_BENCH_STEADY_SECONDS=N changes it (0 skips
 // it; at most 60, so that the run stays under 70 s). One repetition whatever --benchmark_repetitions says.
+//
+// BM_DaemonCgroupReads/20 counts what the kernel sees instead: 20 VM pods over the cgroup tree of files, the
+// daemon run under `strace -f -y` (openat, openat2, read, pread64, readv), and every syscall on a file of the
+// tree during the steady window, per pod per minute. UVM_BENCH_DAEMON=<path> runs another uvm-sizer binary
+// (e.g. an older build, for a before/after pair in one run).
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <netinet/in.h>
@@ -34,7 +39,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 
-#include "bench/daemon/fake_cri.h"
+#include "tests/support/fake_cri.h"
 
 #ifndef UVM_SIZER_BINARY
 #error "UVM_SIZER_BINARY must name the uvm-sizer executable"
@@ -43,10 +48,15 @@
 namespace uvm::bench {
 namespace {
 
+using testing::FakeCriProcess;
+using testing::FakePodCgroups;
+using testing::TempDir;
+
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kPods = 250;
+constexpr int kReadPods = 20;
 constexpr int kMaxSteadySeconds = 60;
 
 Result<uint16_t> FreePort() {
@@ -146,6 +156,10 @@ class DaemonChild {
  public:
   ~DaemonChild() {
     if (pid_ <= 0) return;
+    // strace detaches from its tracee when it is signalled: stop the daemon itself first.
+    if (traced_) {
+      if (pid_t d = TracedPid(); d > 0) ::kill(d, SIGKILL);
+    }
     ::kill(pid_, SIGTERM);
     auto deadline = Clock::now() + 3s;
     while (Clock::now() < deadline) {
@@ -155,8 +169,15 @@ class DaemonChild {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
-  Status Spawn(const std::string& config, const std::string& log) {
-    std::vector<std::string> args = {UVM_SIZER_BINARY, "daemon", "--config", config};
+  // With `strace_out`, the daemon runs under strace writing there (pid() is then strace's).
+  Status Spawn(const std::string& config, const std::string& log, const std::string& strace_out = "") {
+    const char* binary = std::getenv("UVM_BENCH_DAEMON") ? std::getenv("UVM_BENCH_DAEMON") : UVM_SIZER_BINARY;
+    std::vector<std::string> args = {binary, "daemon", "--config", config};
+    traced_ = !strace_out.empty();
+    if (traced_) {
+      args.insert(args.begin(), {"/usr/bin/strace", "-f", "-qq", "-y", "-e",
+                                 "trace=openat,openat2,read,pread64,readv", "-o", strace_out});
+    }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -179,10 +200,19 @@ class DaemonChild {
     return {};
   }
   bool Alive() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
-  pid_t pid() const { return pid_; }
+  // The daemon's pid (under strace: strace's child, once it has started it; else -1).
+  pid_t pid() const { return traced_ ? TracedPid() : pid_; }
 
  private:
+  pid_t TracedPid() const {
+    std::ifstream in(fmt::format("/proc/{}/task/{}/children", pid_, pid_));
+    pid_t child = -1;
+    in >> child;
+    return child;
+  }
+
   pid_t pid_ = -1;
+  bool traced_ = false;
 };
 
 // A cgroup v2 tree of regular files (cgroups/ probes it as one: cgroup.controllers at the root) holding
@@ -216,7 +246,15 @@ std::string Tail(const std::string& path) {
   return all.size() > 600 ? all.substr(all.size() - 600) : all;
 }
 
-void BM_DaemonRss(benchmark::State& state, int steady_seconds, bool cgroup_tree) {
+// Lines of an strace log naming a file under `root` (as a path argument, or an fd shown by -y).
+size_t CountSyscallsUnder(const std::string& strace_log, const std::string& root) {
+  std::ifstream in(strace_log);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(root) != std::string::npos ? 1 : 0;
+  return n;
+}
+
+void BM_DaemonRss(benchmark::State& state, int steady_seconds, bool cgroup_tree, int pods, bool strace) {
   for (auto _ : state) {
     // Short: the shim-monitor socket paths under it must fit a unix socket address (108 bytes).
     TempDir dir("uvmbd");
@@ -226,12 +264,12 @@ void BM_DaemonRss(benchmark::State& state, int steady_seconds, bool cgroup_tree)
     }
     std::string cgroup_root = dir.path() + "/cgroup";
     if (cgroup_tree) {
-      if (auto st = BuildCgroupTree(cgroup_root, kPods); !st) {
+      if (auto st = BuildCgroupTree(cgroup_root, pods); !st) {
         state.SkipWithError(st.error().message.c_str());
         break;
       }
     }
-    auto server = FakeCriProcess::Start(dir.path(), {.pods = kPods, .cgroup_parents = cgroup_tree});
+    auto server = FakeCriProcess::Start(dir.path(), {.pods = pods, .cgroup_parents = cgroup_tree});
     if (!server) {
       state.SkipWithError(server.error().message.c_str());
       break;
@@ -258,7 +296,8 @@ void BM_DaemonRss(benchmark::State& state, int steady_seconds, bool cgroup_tree)
     }
     DaemonChild daemon;
     auto started = Clock::now();
-    if (auto st = daemon.Spawn(config, log); !st) {
+    std::string strace_log = strace ? dir.path() + "/daemon.strace" : "";
+    if (auto st = daemon.Spawn(config, log, strace_log); !st) {
       state.SkipWithError(st.error().message.c_str());
       break;
     }
@@ -267,7 +306,8 @@ void BM_DaemonRss(benchmark::State& state, int steady_seconds, bool cgroup_tree)
     bool ready = false;
     auto deadline = started + 10s;
     while (Clock::now() < deadline && daemon.Alive()) {
-      if (auto body = Scrape(*port); body && CountSeries(*body, "uvm_sizer_pod_uvm_vcpus") == kPods) {
+      if (auto body = Scrape(*port);
+          body && CountSeries(*body, "uvm_sizer_pod_uvm_vcpus") == static_cast<size_t>(pods)) {
         ready = true;
         break;
       }
@@ -275,7 +315,7 @@ void BM_DaemonRss(benchmark::State& state, int steady_seconds, bool cgroup_tree)
     }
     if (!ready) {
       std::string why =
-          fmt::format("no {} uvm_sizer_pod_uvm_vcpus series within 10 s; daemon log: {}", kPods, Tail(log));
+          fmt::format("no {} uvm_sizer_pod_uvm_vcpus series within 10 s; daemon log: {}", pods, Tail(log));
       state.SkipWithError(why.c_str());
       break;
     }
@@ -288,13 +328,19 @@ void BM_DaemonRss(benchmark::State& state, int steady_seconds, bool cgroup_tree)
       break;
     }
     constexpr double kMib = 1 << 20;
-    state.counters["pods"] = kPods;
+    state.counters["pods"] = pods;
     state.counters["ready_s"] = ready_s;
     state.counters["startup_cpu_s"] = *cpu0 - cpu_at_start.value_or(0);
     state.counters["rss_ready_MiB"] = *rss / kMib;
+    size_t syscalls0 = strace ? CountSyscallsUnder(strace_log, cgroup_root) : 0;
     if (steady_seconds > 0) {
       auto t0 = Clock::now();
       std::this_thread::sleep_for(std::chrono::seconds(steady_seconds));
+      if (strace) {
+        double minutes = std::chrono::duration<double>(Clock::now() - t0).count() / 60.0;
+        double syscalls = static_cast<double>(CountSyscallsUnder(strace_log, cgroup_root) - syscalls0);
+        state.counters["cgroup_syscalls_per_pod_per_min"] = syscalls / pods / minutes;
+      }
       auto cpu1 = CpuSeconds(daemon.pid());
       double wall = std::chrono::duration<double>(Clock::now() - t0).count();
       if (!daemon.Alive() || !cpu1) {
@@ -345,13 +391,20 @@ int SteadySeconds(int& argc, char** argv) {
 }  // namespace uvm::bench
 
 int main(int argc, char** argv) {
-  if (int rc = uvm::bench::MaybeServeFakeCri(argc, argv); rc >= 0) return rc;
+  if (int rc = uvm::testing::MaybeServeFakeCri(argc, argv); rc >= 0) return rc;
   int steady = uvm::bench::SteadySeconds(argc, argv);
   benchmark::Initialize(&argc, argv);
   // One run (a daemon start and up to 60 s of watching) is the measurement: no repetitions.
-  for (bool tree : {false, true}) {
-    benchmark::RegisterBenchmark(tree ? "BM_DaemonRssCgroupTree/250" : "BM_DaemonRss/250",
-                                 uvm::bench::BM_DaemonRss, steady, tree)
+  struct Run {
+    const char* name;
+    bool tree;
+    int pods;
+    bool strace;
+  };
+  for (const Run& r : {Run{"BM_DaemonRss/250", false, uvm::bench::kPods, false},
+                       Run{"BM_DaemonRssCgroupTree/250", true, uvm::bench::kPods, false},
+                       Run{"BM_DaemonCgroupReads/20", true, uvm::bench::kReadPods, true}}) {
+    benchmark::RegisterBenchmark(r.name, uvm::bench::BM_DaemonRss, steady, r.tree, r.pods, r.strace)
         ->Iterations(1)
         ->Repetitions(1)
         ->UseManualTime()

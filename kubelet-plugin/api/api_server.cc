@@ -281,8 +281,10 @@ class ApiServerImpl final : public ApiServer, public pb::UvmSizer::Service {
       std::shared_ptr<const DaemonView> view;
       {
         std::unique_lock lock(mu_);
-        // Wake up now and then to notice a client that went away.
-        cv_.wait_for(lock, milliseconds(200), [&] { return stopped_ || version_ != seen; });
+        // A new view wakes the stream at once. The sync API has no cancellation callback, so an open stream
+        // also wakes once a second to notice a client that went away (it holds a server thread until then);
+        // a closed stream costs nothing.
+        cv_.wait_for(lock, kCancelCheck, [&] { return stopped_ || version_ != seen; });
         if (stopped_) return grpc::Status::OK;
         if (ctx->IsCancelled()) return grpc::Status::CANCELLED;
         if (version_ == seen) continue;
@@ -292,6 +294,8 @@ class ApiServerImpl final : public ApiServer, public pb::UvmSizer::Service {
       if (!send(*view)) return grpc::Status::CANCELLED;
     }
   }
+
+  static constexpr milliseconds kCancelCheck{1000};
 
   std::string socket_path_;
   SizeHandler size_;

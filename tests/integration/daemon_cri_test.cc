@@ -256,6 +256,9 @@ TEST_F(DaemonCri, ABadConfigOnSighupKeepsTheOldOneAndSigtermStopsWithinTwoSecond
 TEST_F(DaemonCri, WatchPodsStreamsAddedAndRemovedPodsAndWatchPressureTheirLevels) {
   auto daemon = StartDaemon("observe");
   ASSERT_TRUE(daemon);
+  // Metrics come up before the API socket: watch only once the API answers.
+  ASSERT_TRUE(DaemonProcess::WaitFor(
+      [&] { return api::FetchStatus(daemon->api_socket(), milliseconds(500)).ok(); }, milliseconds(3000)));
   std::mutex mu;  // the stream's callback runs on the watcher thread
   std::vector<std::pair<std::string, std::string>> events;  // (type, uid)
   std::string watched_uid;
@@ -296,6 +299,50 @@ TEST_F(DaemonCri, WatchPodsStreamsAddedAndRemovedPodsAndWatchPressureTheirLevels
   };
   EXPECT_TRUE(seen("ADDED"));
   EXPECT_TRUE(seen("REMOVED"));
+}
+
+TEST_F(DaemonCri, RemappingARunningPodsHandlerToNoneOnSighupDropsEveryVmSeriesAtOnce) {
+  auto daemon = StartDaemon("observe");
+  ASSERT_TRUE(daemon);
+  auto created = containerd().CreatePod(KataCcPod("remapped"));
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  const Pod pod = *created;
+  const std::vector<std::string> vm_families = {"uvm_sizer_pod_uvm_vcpus",
+                                                "uvm_sizer_pod_uvm_memory_bytes",
+                                                "uvm_sizer_pod_host_memory_bytes",
+                                                "uvm_sizer_pod_overhead_required_bytes",
+                                                "uvm_sizer_pod_overhead_declared_bytes",
+                                                "uvm_sizer_pod_pressure_level",
+                                                "uvm_sizer_pod_oom_kills_total"};
+  ASSERT_TRUE(DaemonProcess::WaitFor(
+      [&] {
+        return std::all_of(vm_families.begin(), vm_families.end(),
+                           [&](const std::string& f) { return daemon->Value(f, Uid(pod)).has_value(); });
+      },
+      milliseconds(5000)))
+      << daemon->Log();
+
+  std::ofstream(daemon->config_path(), std::ios::app) << "\n[handlers]\nkata-cc = \"none\"\n";
+  daemon->Signal(SIGHUP);
+  // A reload applies to running pods at once, well within one pressure tick (5 s).
+  EXPECT_TRUE(DaemonProcess::WaitFor(
+      [&] {
+        return std::none_of(vm_families.begin(), vm_families.end(),
+                            [&](const std::string& f) { return daemon->Value(f, Uid(pod)).has_value(); });
+      },
+      milliseconds(3000)))
+      << daemon->Log();
+  for (const auto& f : vm_families) EXPECT_FALSE(daemon->Value(f, Uid(pod)).has_value()) << f;
+  // Its cgroup is still read like any pod's.
+  EXPECT_TRUE(daemon->Value("uvm_sizer_pod_cgroup_memory_usage_bytes", Uid(pod)).has_value());
+  auto view = api::FetchStatus(daemon->api_socket(), milliseconds(2000));
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  auto it =
+      std::find_if(view->pods.begin(), view->pods.end(), [&](const auto& p) { return p.uid == pod.uid; });
+  ASSERT_NE(it, view->pods.end());
+  EXPECT_FALSE(it->profile.has_value()) << "uvm-sizer status shows it as not VM-isolated";
+  EXPECT_NE(daemon->Log().find("handlers.kata-cc"), std::string::npos) << "the journal names the changed key";
+  ASSERT_TRUE(containerd().RemovePod(pod).ok());
 }
 
 TEST_F(DaemonCri, SizePodOverTheApiUsesTheDaemonsProfiles) {

@@ -21,7 +21,9 @@ struct DaemonOptions {
   std::string mode = "observe";  // [cgroups] mode
   std::string kubelet_cgroup_root = "/";
   std::string poll_interval = "500ms";
-  std::string extra_toml;  // appended to the generated config (other sections)
+  std::string cgroups_toml;  // more [cgroups] keys, e.g. "read_interval = \"500ms\"\n"
+  std::string api_socket;    // "" = api.sock in the daemon's own dir
+  std::string extra_toml;    // appended to the generated config (other sections)
 };
 
 class DaemonProcess {

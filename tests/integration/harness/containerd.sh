@@ -254,7 +254,8 @@ case "$cmd" in
     render_config
     start
     ctr --address "$SOCK" -n k8s.io images import "$BASE/build/pause-image.tar" >/dev/null
-    ctr --address "$SOCK" -n k8s.io images ls -q | grep -qx "$IMAGE" || die "image $IMAGE not imported"
+    # Not grep -q: it exits at the first match, and ctr, killed by SIGPIPE, then fails the pipeline (pipefail).
+    ctr --address "$SOCK" -n k8s.io images ls -q | grep -x "$IMAGE" >/dev/null || die "image $IMAGE not imported"
     log "image $IMAGE imported"
     ;;
   start) start ;;

@@ -1,5 +1,6 @@
 // CRI client and change feed behaviour that needs no containerd: endpoints, error codes, deadlines and
-// cancellation against sockets that misbehave, and both event sources against in-process fake servers
+// cancellation against sockets that misbehave, conversions against the shared fake runtime
+// (tests/support/fake_cri.h), and both event sources against in-process fake servers
 // (CRI events cannot be had from containerd 1.6, which does not implement them).
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -21,6 +22,7 @@
 #include "proto/containerd/events.pb.h"
 #include "proto/containerd/events_service.grpc.pb.h"
 #include "proto/cri.grpc.pb.h"
+#include "tests/support/fake_cri.h"
 
 namespace uvm::cri {
 namespace {
@@ -148,70 +150,47 @@ TEST(CriClientErrorsTest, RuntimeDownIsDecidedByTheCodeNotTheText) {
   EXPECT_FALSE(IsRuntimeDown(Error{.message = "anything", .code = ErrorCode::kNotFound}));
 }
 
-// --- A fake runtime for conversions containerd 1.6 cannot be made to show.
+// --- The shared fake runtime, for conversions containerd 1.6 cannot be made to show.
 
-class FakeRuntime final : public runtime::v1::RuntimeService::Service {
- public:
-  std::string api_version = "v1";
-  grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
-                       runtime::v1::VersionResponse* out) override {
-    out->set_runtime_name("fake");
-    out->set_runtime_version("0.0.1");
-    out->set_runtime_api_version(api_version);
-    return grpc::Status::OK;
-  }
-  // A runtime without verbose info (as CRI-O's differs): resources only from the sandbox annotations.
-  grpc::Status PodSandboxStatus(grpc::ServerContext*, const runtime::v1::PodSandboxStatusRequest* request,
-                                runtime::v1::PodSandboxStatusResponse* out) override {
-    if (request->pod_sandbox_id() != "sb") return {grpc::StatusCode::NOT_FOUND, "no such sandbox"};
-    auto* status = out->mutable_status();
-    status->set_id("sb");
-    status->mutable_metadata()->set_name("web");
-    status->mutable_metadata()->set_namespace_("shop");
-    status->mutable_metadata()->set_uid("u-1");
-    status->mutable_metadata()->set_attempt(2);
-    status->set_state(runtime::v1::SANDBOX_READY);
-    status->set_created_at(99);
-    status->set_runtime_handler("kata");
-    (*status->mutable_annotations())["io.kubernetes.cri.sandbox-memory"] = "268435456";
-    return grpc::Status::OK;
-  }
-  // Stats where the runtime leaves values out: they must stay "unknown", not become 0.
-  grpc::Status ListContainerStats(grpc::ServerContext*, const runtime::v1::ListContainerStatsRequest* request,
-                                  runtime::v1::ListContainerStatsResponse* out) override {
-    last_filter = request->filter().pod_sandbox_id();
-    auto* stats = out->add_stats();
-    stats->mutable_attributes()->set_id("c1");
-    stats->mutable_attributes()->mutable_metadata()->set_name("app");
-    stats->mutable_memory()->set_timestamp(7);
-    stats->mutable_memory()->mutable_working_set_bytes()->set_value(0);
-    return grpc::Status::OK;
-  }
-  std::string last_filter;
-};
+// A runtime without verbose info (as CRI-O's differs): resources only from the sandbox annotations.
+testing::FakeSandbox SandboxWithoutVerboseInfo() {
+  return {.id = "sb",
+          .name = "web",
+          .namespace_ = "shop",
+          .uid = "u-1",
+          .attempt = 2,
+          .handler = "kata",
+          .created_at_ns = 99,
+          .annotations = {{"io.kubernetes.cri.sandbox-memory", "268435456"}},
+          .verbose_info = false};
+}
 
-std::unique_ptr<grpc::Server> Serve(const std::string& path, std::vector<grpc::Service*> services);
+std::unique_ptr<testing::FakeCriServer> StartFake(const std::string& path) {
+  auto server = testing::FakeCriServer::Start(path);
+  EXPECT_TRUE(server.ok()) << server.error().message;
+  return server.ok() ? std::move(*server) : nullptr;
+}
 
 TEST(CriClientFakeTest, AnApiOtherThanV1IsAFailedPrecondition) {
   TempDir dir;
-  FakeRuntime fake;
-  fake.api_version = "v1alpha2";
-  auto server = Serve(dir / "rt.sock", {&fake});
+  auto fake = StartFake(dir / "rt.sock");
+  ASSERT_NE(fake, nullptr);
+  fake->set_api_version("v1alpha2");
   auto client = CriClient::Create({.endpoint = dir / "rt.sock"});
   ASSERT_TRUE(client.ok());
   auto version = (*client)->Version();
   ASSERT_FALSE(version.ok());
   EXPECT_EQ(version.error().code, ErrorCode::kUnsupported) << version.error().message;
   EXPECT_THAT(version.error().message, HasSubstr("\"v1alpha2\""));
-  fake.api_version = "v1";
+  fake->set_api_version("v1");
   ASSERT_TRUE((*client)->Version().ok());
-  server->Shutdown();
 }
 
 TEST(CriClientFakeTest, StatusWithoutVerboseInfoFallsBackToAnnotations) {
   TempDir dir;
-  FakeRuntime fake;
-  auto server = Serve(dir / "rt.sock", {&fake});
+  auto fake = StartFake(dir / "rt.sock");
+  ASSERT_NE(fake, nullptr);
+  fake->Upsert(SandboxWithoutVerboseInfo());
   auto client = CriClient::Create({.endpoint = dir / "rt.sock"});
   ASSERT_TRUE(client.ok());
   auto detail = (*client)->PodSandboxStatus("sb");
@@ -232,18 +211,19 @@ TEST(CriClientFakeTest, StatusWithoutVerboseInfoFallsBackToAnnotations) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound) << missing.error().message;
   EXPECT_FALSE(IsRuntimeDown(missing.error()));
-  server->Shutdown();
 }
 
+// Stats where the runtime leaves values out: they must stay "unknown", not become 0.
 TEST(CriClientFakeTest, StatsTheRuntimeLeftOutStayUnknown) {
   TempDir dir;
-  FakeRuntime fake;
-  auto server = Serve(dir / "rt.sock", {&fake});
+  auto fake = StartFake(dir / "rt.sock");
+  ASSERT_NE(fake, nullptr);
+  fake->set_container_stats({{.id = "c1", .name = "app", .memory_timestamp_ns = 7, .working_set_bytes = 0}});
   auto client = CriClient::Create({.endpoint = dir / "rt.sock"});
   ASSERT_TRUE(client.ok());
   auto stats = (*client)->ListContainerStats("sb");
   ASSERT_TRUE(stats.ok()) << stats.error().message;
-  EXPECT_EQ(fake.last_filter, "sb");
+  EXPECT_EQ(fake->last_stats_filter(), "sb");
   ASSERT_EQ(stats->size(), 1u);
   const ContainerStatsSample& s = stats->front();
   EXPECT_EQ(s.id, "c1");
@@ -253,7 +233,6 @@ TEST(CriClientFakeTest, StatsTheRuntimeLeftOutStayUnknown) {
   EXPECT_EQ(s.usage_bytes, std::nullopt);
   EXPECT_EQ(s.cpu_usage_core_nanoseconds, std::nullopt);
   EXPECT_EQ(s.writable_layer_used_bytes, std::nullopt);
-  server->Shutdown();
 }
 
 // --- Fake runtimes for the change feed.

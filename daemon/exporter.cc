@@ -1,0 +1,68 @@
+#include "daemon/exporter.h"
+
+#include "metrics/daemon_metrics.h"
+
+namespace uvm::daemon {
+namespace {
+
+constexpr int64_t kMib = 1 << 20;
+
+metrics::PodSizingMetrics SizingOf(const PodState& pod) {
+  metrics::PodSizingMetrics m;
+  m.vm_isolated = pod.vm_isolated();
+  if (pod.vm_isolated() && pod.sizing.kata.uvm) {
+    m.uvm_vcpus = pod.sizing.kata.uvm->vcpus;
+    m.uvm_memory_bytes = static_cast<int64_t>(pod.sizing.kata.uvm->memory_mib) * kMib;
+    m.host_memory_bytes = pod.sizing.host_memory_bytes;
+    m.overhead_required_bytes = pod.sizing.overhead.required_memory_bytes;
+    m.overhead_declared_bytes = pod.sizing.overhead.declared_memory_bytes;
+  }
+  if (pod.cgroup) {
+    m.cgroup_memory_limit_bytes = pod.cgroup->memory_limit_bytes;
+    m.cgroup_memory_usage_bytes = pod.cgroup->memory_usage_bytes;
+  }
+  return m;
+}
+
+metrics::PodPressureMetrics PressureOf(const PodState& pod, const sizer::PressureAssessment& a) {
+  metrics::PodPressureMetrics m;
+  if (a.basis == sizer::PressureBasis::kGuest) {
+    m.guest_memory_available_bytes = a.available_bytes;
+    for (const auto& mount : pod.last_mounts) m.guest_filesystem_bytes[mount.mount] = mount.used_bytes;
+  }
+  for (const auto& g : a.GrowthByCause()) {
+    if (g.kind == sizer::PressureCauseKind::kNone) continue;
+    m.memory_growth_bytes_per_second[std::string(sizer::CauseLabel(g.kind))] = g.bytes_per_second;
+  }
+  m.memory_exhaustion_seconds = a.seconds_left;
+  m.pressure_level = static_cast<int>(a.level);
+  m.oom_kills_total = pod.oom_kills_total;
+  return m;
+}
+
+}  // namespace
+
+size_t Exporter::Flush(const PodTable& table) {
+  size_t n = dirty_.size();
+  for (const auto& uid : dirty_) Sync(table, uid);
+  dirty_.clear();
+  return n;
+}
+
+void Exporter::Sync(const PodTable& table, const std::string& uid) {
+  const PodState* pod = table.Exported(uid);
+  if (!pod) {
+    metrics_.RemovePod(uid);
+    return;
+  }
+  const auto& s = pod->summary();
+  metrics::PodLabels labels{s.namespace_, s.name, s.uid, s.runtime_handler};
+  if (pod->watched() && pod->pressure) {
+    metrics_.UpsertPodPressure(labels, PressureOf(*pod, *pod->pressure));
+  } else {
+    metrics_.RemovePodPressure(uid);
+  }
+  metrics_.UpsertPod(labels, SizingOf(*pod));
+}
+
+}  // namespace uvm::daemon
