@@ -40,10 +40,11 @@ enum class BeneathMethod { kAuto, kOpenat2, kComponentWalk };
 
 // Opens directory `relative` (components already validated: no "..", no leading "/") beneath the
 // directory `root_dirfd`, following no symbolic link anywhere on the way. `display` names the path in
-// errors. A symlink gives an error saying so. `errno_out` (optional) receives the errno of a failure,
-// so callers can tell a missing directory (ENOENT) from a refused one (ELOOP, EXDEV, ENOTDIR).
+// errors. A symlink gives an error saying so. Every error carries its errno and code
+// (base/error_codes.h), so callers tell a missing directory (ENOENT: kNotFound) from a refused one (ELOOP,
+// EXDEV, ENOTDIR: kInvalidInput).
 Result<UniqueFd> OpenDirBeneath(int root_dirfd, std::string_view relative, std::string_view display,
-                                BeneathMethod method = BeneathMethod::kAuto, int* errno_out = nullptr);
+                                BeneathMethod method = BeneathMethod::kAuto);
 
 // Opens an absolute directory (a hierarchy root) as a directory fd.
 Result<UniqueFd> OpenDir(const std::string& path);
@@ -54,11 +55,11 @@ Result<UniqueFd> OpenControlFile(int dirfd, std::string_view name, int flags, st
 // Reads a whole cgroupfs/procfs file from offset 0 with pread into `buffer` (reused between calls: one
 // allocation per handle, not per read). cgroupfs files are seq_files, which regenerate their content for
 // a read at offset 0, so a kept fd sees fresh values every time. Returns a view into `buffer`.
-// `errno_out` (optional) receives the errno of a failed read.
-Result<std::string_view> PreadAll(int fd, std::string& buffer, std::string_view display,
-                                  int* errno_out = nullptr);
+// A read of a removed cgroup's file fails with code kGone (ENODEV); every error carries its errno.
+Result<std::string_view> PreadAll(int fd, std::string& buffer, std::string_view display);
 
 // Writes `value` at offset 0 in one call, as cgroupfs wants (a value split across writes is two values).
+// The kernel refusing the value is EINVAL (kInvalidInput); a removed cgroup ENODEV (kGone).
 Status PwriteAll(int fd, std::string_view value, std::string_view display);
 
 // Reads a whole regular file by path (e.g. /proc/self/mountinfo).

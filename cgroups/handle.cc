@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
+
 namespace uvm::cgroups {
 
 // Control files, one constant per name (oomd's util/Fs.h style), with the hierarchy each lives in.
@@ -82,9 +84,8 @@ Result<UniqueFd> OpenIn(const std::string& root, std::string_view relative, bool
   auto root_fd = OpenDir(root);
   if (!root_fd) return root_fd.error();
   std::string display = fmt::format("{}/{}", root, relative);
-  int err = 0;
-  auto fd = OpenDirBeneath(root_fd->get(), relative, display, method, &err);
-  if (!fd && optional && err == ENOENT) return UniqueFd();
+  auto fd = OpenDirBeneath(root_fd->get(), relative, display, method);
+  if (!fd && optional && fd.error().sys_errno == ENOENT) return UniqueFd();
   return fd;
 }
 
@@ -128,8 +129,10 @@ Result<CgroupHandle> CgroupHandle::Open(const CgroupLayout& layout, std::string_
       h.roots_[3] = layout.unified;
     }
   } else {
-    if (layout.unified.empty())
-      return Error{"cgroup layout: neither a v1 memory hierarchy nor a cgroup2 mount"};
+    if (layout.unified.empty()) {
+      return Error{.message = "cgroup layout: neither a v1 memory hierarchy nor a cgroup2 mount",
+                   .code = ErrorCode::kUnsupported};
+    }
     auto uni = OpenIn(layout.unified, relative_path, false, method);
     if (!uni) return uni.error();
     h.unified_dir_ = std::move(*uni);
@@ -169,20 +172,20 @@ Result<std::optional<std::string_view>> CgroupHandle::ReadOptional(File f) {
     }
     int fd = openat(dir, std::string(kFiles[f].name).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-      if (errno == ENOENT) {
+      int err = errno;
+      if (err == ENOENT) {
         kept.slot = Slot::kAbsent;
         return std::optional<std::string_view>();
       }
-      return Error{fmt::format("{}: open: {}", Display(f), std::strerror(errno))};
+      return SysError(err, fmt::format("{}: open: {}", Display(f), std::strerror(err)));
     }
     kept.fd.reset(fd);
     kept.slot = Slot::kOpen;
   }
-  int err = 0;
-  auto text = PreadAll(kept.fd.get(), buffer_, Display(f), &err);
+  auto text = PreadAll(kept.fd.get(), buffer_, Display(f));
   if (!text) {
     // PSI compiled in but disabled at boot (psi=0) fails reads with EOPNOTSUPP: treat as absent.
-    if (err == EOPNOTSUPP) {
+    if (text.error().sys_errno == EOPNOTSUPP) {
       kept.fd.reset();
       kept.slot = Slot::kAbsent;
       return std::optional<std::string_view>();
@@ -195,8 +198,12 @@ Result<std::optional<std::string_view>> CgroupHandle::ReadOptional(File f) {
 Result<std::string_view> CgroupHandle::ReadRequired(File f) {
   auto text = ReadOptional(f);
   if (!text) return text.error();
-  if (!*text)
-    return Error{fmt::format("{}: missing (the controller is not enabled for this cgroup?)", Display(f))};
+  if (!*text) {
+    return Error{
+        .message = fmt::format("{}: missing (the controller is not enabled for this cgroup?)", Display(f)),
+        .code = ErrorCode::kNotFound,
+        .sys_errno = ENOENT};
+  }
   return **text;
 }
 
@@ -204,9 +211,15 @@ Status CgroupHandle::Write(File f, std::string_view value) {
   KeptFd& kept = write_fds_[f];
   if (kept.slot != Slot::kOpen) {
     int dir = DirFor(f);
-    if (dir < 0) return Error{fmt::format("{}: no such hierarchy for this cgroup", Display(f))};
+    if (dir < 0) {
+      return Error{.message = fmt::format("{}: no such hierarchy for this cgroup", Display(f)),
+                   .code = ErrorCode::kUnsupported};
+    }
     int fd = openat(dir, std::string(kFiles[f].name).c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return Error{fmt::format("{}: open for writing: {}", Display(f), std::strerror(errno))};
+    if (fd < 0) {
+      int err = errno;
+      return SysError(err, fmt::format("{}: open for writing: {}", Display(f), std::strerror(err)));
+    }
     kept.fd.reset(fd);
     kept.slot = Slot::kOpen;
     // Checked once per fd so the hot path stays one pwrite: cgroupfs takes a value per write, a test
@@ -217,18 +230,16 @@ Status CgroupHandle::Write(File f, std::string_view value) {
   }
   if (auto st = PwriteAll(kept.fd.get(), value, Display(f)); !st) return st;
   if (kept.truncate && ftruncate(kept.fd.get(), static_cast<off_t>(value.size())) != 0) {
-    return Error{fmt::format("{}: truncate: {}", Display(f), std::strerror(errno))};
+    int err = errno;
+    return SysError(err, fmt::format("{}: truncate: {}", Display(f), std::strerror(err)));
   }
   return {};
 }
 
-Status CgroupHandle::WriteMemoryFileUnchecked(std::string_view name, std::string_view value) {
-  for (uint8_t f = 0; f < kFileEnd; ++f) {
-    if (kFiles[f].name == name && kFiles[f].hierarchy == Hierarchy::kMemory && (f >= kMemLimitV1) == v1_) {
-      return Write(static_cast<File>(f), value);
-    }
-  }
-  return Error{fmt::format("{}: {}: not a memory control file this handle writes", path_, name)};
+Result<uint64_t> CgroupHandle::SetMemoryLimit(uint64_t bytes) {
+  uint64_t rounded = RoundUpToPage(bytes, page_bytes_);
+  if (auto st = Write(v1_ ? kMemLimitV1 : kMemMax, std::to_string(rounded)); !st) return st.error();
+  return rounded;
 }
 
 Result<CgroupSample> CgroupHandle::ReadSample() {
@@ -430,7 +441,7 @@ Result<WriteReport> CgroupHandle::RaiseMemoryLimit(uint64_t target_bytes) {
   }
   if (auto st = Write(limit_file, target_text); !st) {
     if (report.written()) {
-      return Error{fmt::format("{} (after {})", st.error().message, report.Summary())};
+      return WithMessage(st.error(), fmt::format("{} (after {})", st.error().message, report.Summary()));
     }
     return st.error();
   }
@@ -453,7 +464,7 @@ Result<WriteReport> CgroupHandle::RaiseMemoryLimit(uint64_t target_bytes) {
         uint64_t new_high = std::min<uint64_t>(target_bytes, **high + (target_bytes - **before));
         new_high = RoundUpToPage(new_high, page_bytes_);
         if (auto st = Write(kMemHigh, std::to_string(new_high)); !st) {
-          return Error{fmt::format("{} (after {})", st.error().message, report.Summary())};
+          return WithMessage(st.error(), fmt::format("{} (after {})", st.error().message, report.Summary()));
         }
         report.changes.push_back({Display(kMemHigh), high_before, std::to_string(new_high), true,
                                   "raised by as much as memory.max, keeping the kubelet's gap"});
@@ -468,7 +479,10 @@ Result<WriteReport> CgroupHandle::RaiseMemoryLimit(uint64_t target_bytes) {
 
 Result<WriteReport> CgroupHandle::RaiseCpuQuota(const CpuQuota& target) {
   if (auto st = ValidateCpuQuota(target); !st) return st.error();
-  if (!cpu_dir_.valid()) return Error{fmt::format("{}: no cpu controller directory for this cgroup", path_)};
+  if (!cpu_dir_.valid()) {
+    return Error{.message = fmt::format("{}: no cpu controller directory for this cgroup", path_),
+                 .code = ErrorCode::kUnsupported};
+  }
   WriteReport report;
   auto per_target = [&](std::optional<uint64_t> q, uint64_t p) -> std::optional<uint64_t> {
     if (!q) return std::nullopt;
@@ -541,7 +555,9 @@ Result<WriteReport> CgroupHandle::RaiseCpuQuota(const CpuQuota& target) {
   Status st = target.period_us > *period ? write_quota() : write_period();
   if (st) st = target.period_us > *period ? write_period() : write_quota();
   if (!st) {
-    if (report.written()) return Error{fmt::format("{} (after {})", st.error().message, report.Summary())};
+    if (report.written()) {
+      return WithMessage(st.error(), fmt::format("{} (after {})", st.error().message, report.Summary()));
+    }
     return st.error();
   }
   report.after = QuotaPerPeriod(target.quota_us, target.period_us, target.period_us);
@@ -550,7 +566,8 @@ Result<WriteReport> CgroupHandle::RaiseCpuQuota(const CpuQuota& target) {
 
 Result<PsiTrigger> CgroupHandle::AddPressureTrigger(PsiResource resource, const PsiTriggerSpec& spec) const {
   if (!unified_dir_.valid()) {
-    return Error{fmt::format("{}: no cgroup2 directory for this cgroup, so no PSI", path_)};
+    return Error{.message = fmt::format("{}: no cgroup2 directory for this cgroup, so no PSI", path_),
+                 .code = ErrorCode::kUnsupported};
   }
   return PsiTrigger::Register(unified_dir_.get(), resource, spec, fmt::format("{}{}", roots_[3], path_));
 }

@@ -20,8 +20,8 @@ namespace uvm::cgroups {
 // Not thread-safe (it reuses one read buffer and caches fds lazily): one handle per thread. Movable.
 // Keeps its directory fds (up to 4) and one fd per control file it has used open: 15 after a v1
 // sample with PSI, 11 on v2, a few more after writes. A daemon watching 250 pods needs RLIMIT_NOFILE
-// above 4096 (raise the soft limit to the hard one at start). When the cgroup is removed, reads fail with
-// "the cgroup is gone": drop the handle; a cgroup recreated at the same path needs a new one.
+// above 4096 (raise the soft limit to the hard one at start). When the cgroup is removed, reads and writes
+// fail with code ErrorCode::kGone: drop the handle; a cgroup recreated at the same path needs a new one.
 class CgroupHandle {
  public:
   enum File : uint8_t;  // the control files this class knows (handle.cc); opaque to callers
@@ -41,7 +41,8 @@ class CgroupHandle {
 
   // Reads every field of CgroupSample. Required files (the limit and usage) failing is an error naming
   // the file; optional ones (memsw without swap accounting, PSI without CONFIG_PSI, a missing cpu
-  // hierarchy) read as nullopt. An error containing "cgroup is gone" means the cgroup was removed.
+  // hierarchy) read as nullopt. Code kGone: the cgroup was removed; kNotFound: a required file is missing
+  // (or the cgroup went before the file was first opened); kInvalidInput: a file's text did not parse.
   Result<CgroupSample> ReadSample();
 
   // Raise-only, idempotent memory limit: reads the limit, writes `target_bytes` (rounded up to a page)
@@ -64,10 +65,11 @@ class CgroupHandle {
   int cpu_dirfd() const { return cpu_dir_.get(); }
   int unified_dirfd() const { return unified_dir_.get(); }
 
-  // Low-level write of one kept control file (benchmarks, tests, operator tools): writes `value` to
-  // memory file `name` through its kept write fd (opened on first use). No raise-only check: use the
-  // Raise* functions.
-  Status WriteMemoryFileUnchecked(std::string_view name, std::string_view value);
+  // Sets the memory limit (v2 memory.max, v1 memory.limit_in_bytes) to `bytes` rounded up to a page,
+  // through its kept write fd, whatever it was: no raise-only check. Returns the value written. For a
+  // limit this program owns (Kata's /kata_overhead/<id>, see pod_cgroup.h) and benchmarks; a kubelet-owned
+  // limit goes through the Raise* functions.
+  Result<uint64_t> SetMemoryLimit(uint64_t bytes);
 
  private:
   enum class Slot : uint8_t { kUnopened, kOpen, kAbsent };

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
 #include "cgroups/parsers.h"
 
 namespace uvm::cgroups {
@@ -50,9 +51,10 @@ Result<CgroupLayout> LayoutFromMountInfo(std::string_view mountinfo, std::string
     any_v1 = any_v1 || has("memory") || has("cpu") || has("cpuacct");
   }
   if (!any_v1 && layout.unified.empty()) {
-    return Error{
-        fmt::format("mountinfo: no cgroup or cgroup2 mount with the memory or cpu controller beneath {}",
-                    QuoteForError(root))};
+    return Error{.message = fmt::format(
+                     "mountinfo: no cgroup or cgroup2 mount with the memory or cpu controller beneath {}",
+                     QuoteForError(root)),
+                 .code = ErrorCode::kNotFound};
   }
   layout.kind = !any_v1 ? LayoutKind::kV2 : layout.unified.empty() ? LayoutKind::kV1 : LayoutKind::kHybrid;
   return layout;

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
 #include "cgroups/fs.h"
 #include "cgroups/layout.h"
 #include "cgroups/parsers.h"
@@ -36,8 +37,9 @@ Result<CgroupLayout> ProbeLayout(const std::string& root) {
   int dup_fd = fcntl(root_fd->get(), F_DUPFD_CLOEXEC, 0);
   std::unique_ptr<DIR, int (*)(DIR*)> dir(fdopendir(dup_fd), closedir);
   if (!dir) {
+    int err = errno;
     close(dup_fd);
-    return Error{fmt::format("{}: {}", root, std::strerror(errno))};
+    return SysError(err, fmt::format("{}: {}", root, std::strerror(err)));
   }
   bool any_v1 = false;
   std::string base = root.size() > 1 && root.back() == '/' ? root.substr(0, root.size() - 1) : root;
@@ -67,8 +69,9 @@ Result<CgroupLayout> ProbeLayout(const std::string& root) {
     }
   }
   if (!any_v1) {
-    return Error{
-        fmt::format("{}: not a cgroup tree (no cgroup.controllers, no memory/cpu/cpuacct directory)", root)};
+    return Error{.message = fmt::format(
+                     "{}: not a cgroup tree (no cgroup.controllers, no memory/cpu/cpuacct directory)", root),
+                 .code = ErrorCode::kNotFound};
   }
   layout.kind = layout.unified.empty() ? LayoutKind::kV1 : LayoutKind::kHybrid;
   return layout;
@@ -81,7 +84,9 @@ Result<CgroupLayout> DetectLayout(const std::string& root) {
   if (layout) return layout;
   auto probed = ProbeLayout(root);
   if (probed) return probed;
-  return Error{fmt::format("{}; {}", layout.error().message, probed.error().message)};
+  // The probe's code: it looked at the tree itself (a missing root is kNotFound, an unreadable one
+  // kPermission).
+  return WithMessage(probed.error(), fmt::format("{}; {}", layout.error().message, probed.error().message));
 }
 
 }  // namespace uvm::cgroups

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
+
 namespace uvm::cgroups {
 namespace {
 
@@ -109,9 +111,9 @@ Result<std::vector<CgroupMount>> ParseCgroupMounts(std::string_view mountinfo) {
     if (f.size() < 5 || sep + 2 >= f.size()) {
       // A line we cannot split is only our business when it could be a cgroup mount.
       if (line.find("cgroup") == std::string_view::npos) return true;
-      error =
-          Error{fmt::format("mountinfo line {}: expected at least 10 fields with a \"-\" separator, got {}",
-                            line_no, QuoteForError(line))};
+      error = InvalidInput(
+          fmt::format("mountinfo line {}: expected at least 10 fields with a \"-\" separator, got {}",
+                      line_no, QuoteForError(line)));
       return false;
     }
     std::string_view fstype = f[sep + 1];
@@ -147,15 +149,15 @@ Result<std::vector<CgroupMount>> ParseCgroupMounts(std::string_view mountinfo) {
 Result<uint64_t> ParseU64(std::string_view text, std::string_view source) {
   std::string_view t = TrimSpace(text);
   if (auto v = ToU64(t)) return *v;
-  return Error{fmt::format("{}: expected an unsigned integer, got {}", source, QuoteForError(text))};
+  return InvalidInput(fmt::format("{}: expected an unsigned integer, got {}", source, QuoteForError(text)));
 }
 
 Result<std::optional<uint64_t>> ParseV2Limit(std::string_view text, std::string_view source) {
   std::string_view t = TrimSpace(text);
   if (t == "max") return std::optional<uint64_t>();
   if (auto v = ToU64(t)) return std::optional<uint64_t>(*v);
-  return Error{
-      fmt::format("{}: expected \"max\" or an unsigned integer, got {}", source, QuoteForError(text))};
+  return InvalidInput(
+      fmt::format("{}: expected \"max\" or an unsigned integer, got {}", source, QuoteForError(text)));
 }
 
 Result<std::optional<uint64_t>> ParseV1MemoryLimit(std::string_view text, std::string_view source) {
@@ -169,25 +171,28 @@ Result<std::optional<uint64_t>> ParseV1CfsQuota(std::string_view text, std::stri
   std::string_view t = TrimSpace(text);
   if (t == "-1") return std::optional<uint64_t>();
   if (auto v = ToU64(t)) return std::optional<uint64_t>(*v);
-  return Error{fmt::format("{}: expected -1 or an unsigned integer, got {}", source, QuoteForError(text))};
+  return InvalidInput(
+      fmt::format("{}: expected -1 or an unsigned integer, got {}", source, QuoteForError(text)));
 }
 
 Result<CpuMax> ParseCpuMax(std::string_view text, std::string_view source) {
   std::vector<std::string_view> f = Fields(TrimSpace(text));
   if (f.size() != 2) {
-    return Error{fmt::format("{}: expected \"<quota|max> <period>\", got {}", source, QuoteForError(text))};
+    return InvalidInput(
+        fmt::format("{}: expected \"<quota|max> <period>\", got {}", source, QuoteForError(text)));
   }
   CpuMax out;
   auto period = ToU64(f[1]);
   if (!period || *period == 0) {
-    return Error{fmt::format("{}: period: expected a positive integer, got {}", source, QuoteForError(f[1]))};
+    return InvalidInput(
+        fmt::format("{}: period: expected a positive integer, got {}", source, QuoteForError(f[1])));
   }
   out.period_us = *period;
   if (f[0] != "max") {
     auto quota = ToU64(f[0]);
     if (!quota) {
-      return Error{fmt::format("{}: quota: expected \"max\" or an unsigned integer, got {}", source,
-                               QuoteForError(f[0]))};
+      return InvalidInput(fmt::format("{}: quota: expected \"max\" or an unsigned integer, got {}", source,
+                                      QuoteForError(f[0])));
     }
     out.quota_us = *quota;
   }
@@ -202,8 +207,8 @@ Result<std::vector<KeyedValue>> ParseKeyedValues(std::string_view text, std::str
     std::vector<std::string_view> f = Fields(line);
     std::optional<uint64_t> v = f.size() == 2 ? ToU64(f[1]) : std::nullopt;
     if (!v) {
-      error = Error{fmt::format("{} line {}: expected \"<key> <unsigned integer>\", got {}", source, line_no,
-                                QuoteForError(line))};
+      error = InvalidInput(fmt::format("{} line {}: expected \"<key> <unsigned integer>\", got {}", source,
+                                       line_no, QuoteForError(line)));
       return false;
     }
     out.push_back({f[0], *v});
@@ -228,7 +233,7 @@ Result<Pressure> ParsePressure(std::string_view text, std::string_view source) {
     if (TrimSpace(line).empty()) return true;
     std::vector<std::string_view> f = Fields(line);
     auto fail = [&](std::string_view what) {
-      error = Error{fmt::format("{} line {}: {}, got {}", source, line_no, what, QuoteForError(line))};
+      error = InvalidInput(fmt::format("{} line {}: {}, got {}", source, line_no, what, QuoteForError(line)));
       return false;
     };
     if (f.size() != 5 || (f[0] != "some" && f[0] != "full")) {
@@ -259,7 +264,7 @@ Result<Pressure> ParsePressure(std::string_view text, std::string_view source) {
     return true;
   });
   if (error) return *error;
-  if (!have_some) return Error{fmt::format("{}: no \"some\" line in {}", source, QuoteForError(text))};
+  if (!have_some) return InvalidInput(fmt::format("{}: no \"some\" line in {}", source, QuoteForError(text)));
   return out;
 }
 

@@ -6,3 +6,4 @@ add_library(uvm_cgroups_parsers STATIC
   ${CMAKE_CURRENT_LIST_DIR}/layout.cc
   ${CMAKE_CURRENT_LIST_DIR}/sample.cc)
 target_link_libraries(uvm_cgroups_parsers PUBLIC uvm_base fmt::fmt)
+uvm_target_headers(uvm_cgroups_parsers cgroups layout.h parsers.h paths.h sample.h)

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
 #include "cgroups/parsers.h"
 
 namespace uvm::cgroups {
@@ -15,7 +16,7 @@ bool IsNameByte(char c, bool allow_colon) {
 }
 
 Error Refuse(std::string_view what, std::string_view value, std::string_view rule) {
-  return Error{fmt::format("{} {}: refused: {}", what, QuoteForError(value), rule)};
+  return InvalidInput(fmt::format("{} {}: refused: {}", what, QuoteForError(value), rule));
 }
 
 // Splits "a/b/c" into components; empty components are kept so callers can refuse "//".
@@ -95,6 +96,12 @@ Status CheckSandboxId(std::string_view id) {
 }
 
 }  // namespace
+
+Result<std::string> KataOverheadPath(std::string_view sandbox_id) {
+  if (sandbox_id.empty()) return Refuse("sandbox id", sandbox_id, "empty");
+  if (auto st = CheckSandboxId(sandbox_id); !st) return st.error();
+  return fmt::format("kata_overhead/{}", sandbox_id);
+}
 
 Result<std::string> ExpandSystemdSlice(std::string_view slice) {
   static constexpr std::string_view kSuffix = ".slice";
@@ -220,7 +227,11 @@ Result<PodCgroupPaths> ResolvePodCgroupPaths(std::string_view cgroup_parent, std
                               QuoteForError(rules.pod_uid)));
   }
   out.pod_uid = std::string(uid);
-  if (!sandbox_id.empty()) out.kata_overhead = fmt::format("kata_overhead/{}", sandbox_id);
+  if (!sandbox_id.empty()) {
+    auto kata_overhead = KataOverheadPath(sandbox_id);
+    if (!kata_overhead) return kata_overhead.error();
+    out.kata_overhead = std::move(*kata_overhead);
+  }
   return out;
 }
 

@@ -55,6 +55,12 @@ inline constexpr size_t kMaxRelativePathBytes = 4096;  // PATH_MAX
 Result<PodCgroupPaths> ResolvePodCgroupPaths(std::string_view cgroup_parent, std::string_view sandbox_id,
                                              const PathRules& rules = {});
 
+// Kata's cgroup for the VMM of sandbox `sandbox_id` with sandbox_cgroup_only=false: "kata_overhead/<id>"
+// (kata-containers src/runtime/virtcontainers/sandbox.go, resCtrlKataOverheadID = "/kata_overhead/"). The
+// id must be one plain name, by the same rule ResolvePodCgroupPaths holds it to; refused (kInvalidInput)
+// otherwise, or when empty.
+Result<std::string> KataOverheadPath(std::string_view sandbox_id);
+
 // systemd's slice expansion (systemd.slice(5): "-" separates parents): "a-b-c.slice" ->
 // "a.slice/a-b.slice/a-b-c.slice"; "-.slice" (the root slice) -> "". Refuses empty parts ("a--b",
 // "-a", "a-"), non-".slice" names, bytes outside [A-Za-z0-9:_.\-] and expansions beyond

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
+
 namespace uvm::cgroups {
 
 std::string_view PressureFileName(PsiResource resource) {
@@ -31,12 +33,12 @@ std::string FormatPsiTrigger(const PsiTriggerSpec& spec) {
 Status ValidatePsiTriggerSpec(const PsiTriggerSpec& spec) {
   using std::chrono::microseconds;
   if (spec.window < microseconds(500000) || spec.window > microseconds(10000000)) {
-    return Error{
-        fmt::format("PSI trigger {:?}: window must be within 500000..10000000 µs", FormatPsiTrigger(spec))};
+    return InvalidInput(
+        fmt::format("PSI trigger {:?}: window must be within 500000..10000000 µs", FormatPsiTrigger(spec)));
   }
   if (spec.stall <= microseconds(0) || spec.stall > spec.window) {
-    return Error{
-        fmt::format("PSI trigger {:?}: stall must be > 0 and <= the window", FormatPsiTrigger(spec))};
+    return InvalidInput(
+        fmt::format("PSI trigger {:?}: stall must be > 0 and <= the window", FormatPsiTrigger(spec)));
   }
   return {};
 }
@@ -58,7 +60,8 @@ Result<PsiTrigger> PsiTrigger::Register(int cgroup_dirfd, PsiResource resource, 
     } else if (err == EOPNOTSUPP) {
       hint = " (PSI is disabled: boot with psi=1)";
     }
-    return Error{fmt::format("{}: register trigger {:?}: {}{}", file, text, std::strerror(err), hint)};
+    return SysError(err,
+                    fmt::format("{}: register trigger {:?}: {}{}", file, text, std::strerror(err), hint));
   }
   return PsiTrigger(std::move(*fd), std::move(display));
 }
@@ -74,7 +77,10 @@ Result<PsiEvent> PsiTrigger::Wait(std::chrono::milliseconds timeout) const {
   while (true) {
     int n = poll(&p, 1, static_cast<int>(timeout.count()));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error{fmt::format("{}: poll PSI trigger: {}", display_, std::strerror(errno))};
+    if (n < 0) {
+      int err = errno;
+      return SysError(err, fmt::format("{}: poll PSI trigger: {}", display_, std::strerror(err)));
+    }
     if (n == 0) return PsiEvent::kNone;
     return Classify(p.revents);
   }

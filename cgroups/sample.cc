@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
+
 namespace uvm::cgroups {
 
 bool WriteReport::written() const {
@@ -54,10 +56,12 @@ uint64_t QuotaPerPeriod(uint64_t quota_us, uint64_t period_us, uint64_t target_p
 
 Status ValidateCpuQuota(const CpuQuota& target) {
   if (target.period_us < 1000 || target.period_us > 1000000) {
-    return Error{fmt::format("cpu period {} µs: outside the kernel's 1000..1000000 µs", target.period_us)};
+    return InvalidInput(
+        fmt::format("cpu period {} µs: outside the kernel's 1000..1000000 µs", target.period_us));
   }
   if (target.quota_us < 1000) {
-    return Error{fmt::format("cpu quota {} µs: below the kernel's minimum of 1000 µs", target.quota_us)};
+    return InvalidInput(
+        fmt::format("cpu quota {} µs: below the kernel's minimum of 1000 µs", target.quota_us));
   }
   return {};
 }

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
+
 namespace uvm::cgroups {
 namespace {
 
@@ -26,8 +28,8 @@ Status CheckUnitName(std::string_view unit) {
     return unit.size() > s.size() && unit.substr(unit.size() - s.size()) == s;
   };
   if (!ok || !(ends(".slice") || ends(".scope") || ends(".service"))) {
-    return Error{
-        fmt::format("systemd unit {}: not a slice, scope or service unit name", QuoteForError(unit))};
+    return InvalidInput(
+        fmt::format("systemd unit {}: not a slice, scope or service unit name", QuoteForError(unit)));
   }
   return {};
 }
@@ -35,6 +37,45 @@ Status CheckUnitName(std::string_view unit) {
 std::string BusError(int r, const sd_bus_error* e) {
   if (e && sd_bus_error_is_set(e)) return fmt::format("{}: {}", e->name, e->message ? e->message : "");
   return std::strerror(-r);
+}
+
+// A D-Bus error name is the protocol's error code (D-Bus specification, "Message Types: ERROR"), not
+// text for people: the names systemd and the bus daemon answer SetUnitProperties with
+// (org.freedesktop.systemd1(5); dbus-protocol.h DBUS_ERROR_*). Without a name (a local failure), or for a
+// name not listed, the errno sd-bus returned decides (it maps unknown names to EIO: internal).
+ErrorCode CodeFromBus(int r, const sd_bus_error* e) {
+  if (e && sd_bus_error_is_set(e) && e->name) {
+    struct Name {
+      std::string_view name;
+      ErrorCode code;
+    };
+    static constexpr Name kNames[] = {
+        {"org.freedesktop.systemd1.NoSuchUnit", ErrorCode::kNotFound},
+        {"org.freedesktop.DBus.Error.ServiceUnknown", ErrorCode::kUnavailable},
+        {"org.freedesktop.DBus.Error.NameHasNoOwner", ErrorCode::kUnavailable},
+        {"org.freedesktop.DBus.Error.Disconnected", ErrorCode::kUnavailable},
+        {"org.freedesktop.DBus.Error.NoServer", ErrorCode::kUnavailable},
+        {"org.freedesktop.DBus.Error.NoReply", ErrorCode::kDeadline},
+        {"org.freedesktop.DBus.Error.Timeout", ErrorCode::kDeadline},
+        {"org.freedesktop.DBus.Error.TimedOut", ErrorCode::kDeadline},
+        {"org.freedesktop.DBus.Error.AccessDenied", ErrorCode::kPermission},
+        {"org.freedesktop.DBus.Error.AuthFailed", ErrorCode::kPermission},
+        {"org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", ErrorCode::kPermission},
+        {"org.freedesktop.DBus.Error.InvalidArgs", ErrorCode::kInvalidInput},
+        {"org.freedesktop.DBus.Error.UnknownMethod", ErrorCode::kUnsupported},
+        {"org.freedesktop.DBus.Error.UnknownObject", ErrorCode::kUnsupported},
+        {"org.freedesktop.DBus.Error.UnknownInterface", ErrorCode::kUnsupported},
+        {"org.freedesktop.DBus.Error.UnknownProperty", ErrorCode::kUnsupported},
+        {"org.freedesktop.DBus.Error.PropertyReadOnly", ErrorCode::kUnsupported},
+        {"org.freedesktop.DBus.Error.NotSupported", ErrorCode::kUnsupported},
+        {"org.freedesktop.DBus.Error.NoMemory", ErrorCode::kResourceExhausted},
+        {"org.freedesktop.DBus.Error.LimitsExceeded", ErrorCode::kResourceExhausted},
+    };
+    for (const Name& n : kNames) {
+      if (n.name == e->name) return n.code;
+    }
+  }
+  return CodeFromErrno(-r);
 }
 
 }  // namespace
@@ -58,8 +99,8 @@ Result<SystemdUnitWriter> SystemdUnitWriter::Connect(std::string_view address,
   }
   if (r < 0) {
     if (bus) sd_bus_flush_close_unref(bus);
-    return Error{
-        fmt::format("D-Bus {}: connect: {}", address.empty() ? "system bus" : address, std::strerror(-r))};
+    return SysError(-r, fmt::format("D-Bus {}: connect: {}", address.empty() ? "system bus" : address,
+                                    std::strerror(-r)));
   }
   return SystemdUnitWriter(bus, timeout);
 }
@@ -85,7 +126,9 @@ Status SystemdUnitWriter::SetUnitProperties(std::string_view unit, const Systemd
   if (!limits.memory_max_bytes && !limits.cpu_quota_per_sec_usec) return {};
   std::string unit_str(unit);
   auto fail = [&](int r, const sd_bus_error* e = nullptr) {
-    return Error{fmt::format("systemd SetUnitProperties({}): {}", unit_str, BusError(r, e))};
+    return Error{.message = fmt::format("systemd SetUnitProperties({}): {}", unit_str, BusError(r, e)),
+                 .code = CodeFromBus(r, e),
+                 .sys_errno = -r};
   };
   sd_bus_message* raw = nullptr;
   int r = sd_bus_message_new_method_call(bus_, &raw, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",

@@ -40,7 +40,10 @@ class SystemdUnitWriter {
 
   // Sends SetUnitProperties(unit, true, [...]) with the set fields of `limits` (nothing is sent when none
   // is set). `unit` must be a unit name ("kubepods-burstable-pod<uid>.slice"). Errors carry the D-Bus
-  // error name and message ("org.freedesktop.systemd1.NoSuchUnit: Unit x.slice not loaded.").
+  // error name and message ("org.freedesktop.systemd1.NoSuchUnit: Unit x.slice not loaded.") and a code
+  // from the name: NoSuchUnit kNotFound, ServiceUnknown/NameHasNoOwner/Disconnected kUnavailable,
+  // NoReply/Timeout kDeadline, AccessDenied kPermission, InvalidArgs kInvalidInput, Unknown{Method,Object,
+  // Interface,Property}/PropertyReadOnly kUnsupported; else from the errno sd-bus returned.
   Status SetUnitProperties(std::string_view unit, const SystemdUnitLimits& limits);
 
   // Raise-only, like CgroupHandle::RaiseMemoryLimit / RaiseCpuQuota: compares the targets with `current`

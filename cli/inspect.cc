@@ -7,9 +7,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "cgroups/handle.h"
 #include "cgroups/layout.h"
 #include "cgroups/paths.h"
+#include "cgroups/pod_cgroup.h"
 #include "cli/commands.h"
 
 namespace uvm::cli {
@@ -114,22 +114,22 @@ int Run(const InspectOptions& opt) {
   };
   if (opt.output != "text" && opt.output != "json")
     return fail(2, fmt::format("-o: unknown format \"{}\"", opt.output));
-  // The path rules first: a refused path exits 2 before the layout or any cgroup file is read.
-  cgroups::PathRules rules{.kubelet_cgroup_root = opt.kubelet_cgroup_root, .pod_uid = opt.pod_uid};
-  auto paths = cgroups::ResolvePodCgroupPaths(opt.cgroup_parent, opt.sandbox_id, rules);
-  if (!paths) return fail(2, paths.error().message);
-  auto layout = cgroups::DetectLayout(opt.cgroup_root);
+  // The daemon's own path to a pod cgroup (cgroups::PodCgroups): the path rules first, so a refused
+  // cgroup_parent (or a tree refused as hostile: kInvalidInput) exits 2 before any cgroup file is read.
+  cgroups::PodCgroups cgroups(
+      {.cgroup_root = opt.cgroup_root, .kubelet_cgroup_root = opt.kubelet_cgroup_root});
+  auto pod = cgroups.OpenPod(opt.cgroup_parent, opt.pod_uid, opt.sandbox_id);
+  if (!pod) return fail(pod.error().code == ErrorCode::kInvalidInput ? 2 : 1, pod.error().message);
+  auto layout = cgroups.Layout();
   if (!layout) return fail(1, layout.error().message);
-  auto pod = cgroups::CgroupHandle::Open(*layout, paths->pod);
-  if (!pod) return fail(1, pod.error().message);
   auto sample = pod->ReadSample();
   if (!sample) return fail(1, sample.error().message);
+  const cgroups::PodCgroupPaths& paths = pod->paths();
 
   std::optional<cgroups::CgroupSample> sandbox;
   std::string sandbox_note;
-  if (!paths->sandbox.empty()) {
-    auto h = cgroups::CgroupHandle::Open(*layout, paths->sandbox);
-    auto s = h ? h->ReadSample() : Result<cgroups::CgroupSample>(h.error());
+  if (!paths.sandbox.empty()) {
+    auto s = cgroups.ReadSandboxSample(*pod);
     if (s) {
       sandbox = *s;
     } else {
@@ -139,21 +139,21 @@ int Run(const InspectOptions& opt) {
 
   if (opt.output == "json") {
     json out = SampleJson(pod->path(), *sample);
-    out["layout"] = cgroups::LayoutName(layout->kind);
-    out["driver"] = paths->driver == cgroups::CgroupDriver::kSystemd ? "systemd" : "cgroupfs";
-    out["systemd_unit"] = paths->systemd_unit.empty() ? json(nullptr) : json(paths->systemd_unit);
-    if (!paths->sandbox.empty()) {
-      out["sandbox"] = sandbox ? SampleJson("/" + paths->sandbox, *sandbox) : json(nullptr);
+    out["layout"] = cgroups::LayoutName((*layout)->kind);
+    out["driver"] = paths.driver == cgroups::CgroupDriver::kSystemd ? "systemd" : "cgroupfs";
+    out["systemd_unit"] = paths.systemd_unit.empty() ? json(nullptr) : json(paths.systemd_unit);
+    if (!paths.sandbox.empty()) {
+      out["sandbox"] = sandbox ? SampleJson("/" + paths.sandbox, *sandbox) : json(nullptr);
       if (!sandbox) out["sandbox_error"] = sandbox_note;
     }
     std::cout << out.dump(2) << '\n';
     return 0;
   }
-  std::cout << fmt::format("{:<10} {} ({} driver{})\n", "layout", cgroups::LayoutName(layout->kind),
-                           paths->driver == cgroups::CgroupDriver::kSystemd ? "systemd" : "cgroupfs",
-                           paths->systemd_unit.empty() ? "" : ", unit " + paths->systemd_unit);
+  std::cout << fmt::format("{:<10} {} ({} driver{})\n", "layout", cgroups::LayoutName((*layout)->kind),
+                           paths.driver == cgroups::CgroupDriver::kSystemd ? "systemd" : "cgroupfs",
+                           paths.systemd_unit.empty() ? "" : ", unit " + paths.systemd_unit);
   PrintText("pod", pod->path(), *sample);
-  if (sandbox) PrintText("sandbox", "/" + paths->sandbox, *sandbox);
+  if (sandbox) PrintText("sandbox", "/" + paths.sandbox, *sandbox);
   if (!sandbox_note.empty()) std::cout << fmt::format("{:<10} {}\n", "sandbox", sandbox_note);
   return 0;
 }

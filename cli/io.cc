@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
+
 namespace uvm::cli {
 
 std::string DisplayName(const std::string& path) {
@@ -22,9 +24,15 @@ Result<std::string> ReadInput(const std::string& path) {
     return buffer.str();
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{fmt::format("{}: cannot read: {}", path, std::strerror(errno))};
+  if (!in) {
+    int err = errno;
+    return SysError(err, fmt::format("{}: cannot read: {}", path, std::strerror(err)));
+  }
   buffer << in.rdbuf();
-  if (in.bad()) return Error{fmt::format("{}: read failed: {}", path, std::strerror(errno))};
+  if (in.bad()) {
+    int err = errno;
+    return SysError(err, fmt::format("{}: read failed: {}", path, std::strerror(err)));
+  }
   return buffer.str();
 }
 

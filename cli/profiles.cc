@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "base/error_codes.h"
 #include "cli/commands.h"
 #include "cli/io.h"
 #include "daemon/node_profiles.h"

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "base/error_codes.h"
 #include "cli/io.h"
 #include "config/duration.h"
 #include "sizer/formats/profiles_toml.h"
@@ -11,8 +12,8 @@ namespace uvm::cli {
 
 Result<sizer::Quantity> ParseFlagQuantity(std::string_view flag, const std::string& text) {
   auto q = sizer::Quantity::Parse(text);
-  if (!q) return Error{fmt::format("{}: {}", flag, q.error().message)};
-  if (q->IsNegative()) return Error{fmt::format("{}: must not be negative, got \"{}\"", flag, text)};
+  if (!q) return WithMessage(q.error(), fmt::format("{}: {}", flag, q.error().message));
+  if (q->IsNegative()) return InvalidInput(fmt::format("{}: must not be negative, got \"{}\"", flag, text));
   return q;
 }
 
@@ -55,11 +56,12 @@ Result<sizer::SizingContext> SizingFlags::BuildContext() const {
     auto text = ReadInput(profiles_file);
     if (!text) return text.error();
     auto file = sizer::formats::ParseProfileFile(*text);
-    if (!file) return Error{fmt::format("{}: {}", profiles_file, file.error().message)};
+    if (!file) return WithMessage(file.error(), fmt::format("{}: {}", profiles_file, file.error().message));
     for (auto& p : file->profiles) ctx.catalog.Put(std::move(p));
     for (const auto& [handler, profile] : file->handlers) {
       auto st = ctx.catalog.MapHandler(handler, profile);
-      if (!st) return Error{fmt::format("{}: [handlers] {}", profiles_file, st.error().message)};
+      if (!st)
+        return WithMessage(st.error(), fmt::format("{}: [handlers] {}", profiles_file, st.error().message));
     }
     for (const auto& [name, handler] : file->runtime_class_aliases) ctx.runtime_class_aliases[name] = handler;
   }

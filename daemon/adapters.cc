@@ -13,10 +13,8 @@
 
 #include <fmt/format.h>
 
-#include "cgroups/handle.h"
-#include "cgroups/layout.h"
-#include "cgroups/paths.h"
-#include "cgroups/systemd.h"
+#include "cgroups/pod_cgroup.h"
+#include "cgroups/psi.h"
 #include "guest/shim_monitor.h"
 #include "kubelet-plugin/change_feed.h"
 #include "kubelet-plugin/cri_client.h"
@@ -44,34 +42,31 @@ class CgroupPsiTrigger final : public PressureTrigger {
   cgroups::PsiTrigger trigger_;
 };
 
-// The host cgroup tree through cgroups/: one kept handle per pod cgroup, systemd-managed slices written
-// through systemd's D-Bus API so that systemd stays their single writer.
+// The host cgroup tree through cgroups::PodCgroups, which chooses the writer (cgroupfs, or systemd's D-Bus
+// API for systemd-managed slices): one kept pod cgroup per cgroup_parent.
 class CgroupfsPort final : public CgroupPort {
  public:
   CgroupfsPort(std::string root, std::string kubelet_root)
-      : root_(std::move(root)), kubelet_root_(std::move(kubelet_root)) {}
+      : cgroups_({.cgroup_root = std::move(root), .kubelet_cgroup_root = std::move(kubelet_root)}) {}
 
   Result<CgroupReading> ReadPod(const std::string& parent, const std::string& uid) override {
     auto pod = OpenPod(parent, uid);
     if (!pod) return pod.error();
-    auto sample = (*pod)->handle.ReadSample();
+    auto sample = (*pod)->ReadSample();
     if (!sample) {
-      // "cgroup is gone": the next look opens it afresh (or learns the pod is gone).
-      handles_.erase(parent);
+      // Any failure (kGone: the cgroup was removed): the next look opens it afresh (or learns it is gone).
+      pods_.erase(parent);
       return sample.error();
     }
-    (*pod)->last = *sample;
     const auto& s = *sample;
     CgroupReading r{.memory_limit_bytes = Signed(s.memory_limit_bytes),
                     .memory_usage_bytes = static_cast<int64_t>(s.memory_usage_bytes),
-                    .cpu_quota_us = Signed(s.cpu_quota_us),
+                    .cpu_quota_us = cgroups::CriCpuQuota(s),
                     .cpu_period_us = Signed(s.cpu_period_us),
                     .shmem_bytes = Signed(s.shmem_bytes),
                     .file_bytes = Signed(s.file_bytes),
                     .anon_bytes = Signed(s.anon_bytes),
                     .oom_kills = s.events.oom_kill};
-    // A cgroup with a cpu controller but no quota is unlimited: -1, as CRI and the kubelet spell it.
-    if (!s.cpu_quota_us && s.cpu_period_us) r.cpu_quota_us = -1;
     if (s.memory_pressure) {
       r.memory_some_avg10 = s.memory_pressure->some.avg10;
       if (s.memory_pressure->full) r.memory_full_avg10 = s.memory_pressure->full->avg10;
@@ -82,10 +77,7 @@ class CgroupfsPort final : public CgroupPort {
   Result<WriteOutcome> RaiseMemoryLimit(const std::string& parent, int64_t bytes) override {
     auto pod = OpenPod(parent);
     if (!pod) return pod.error();
-    Result<cgroups::WriteReport> report = (*pod)->paths.driver == cgroups::CgroupDriver::kSystemd
-                                              ? ViaSystemd(**pod, static_cast<uint64_t>(bytes), std::nullopt)
-                                              : (*pod)->handle.RaiseMemoryLimit(static_cast<uint64_t>(bytes));
-    return Outcome(report);
+    return Outcome(cgroups_.RaiseMemoryLimit(**pod, static_cast<uint64_t>(bytes)));
   }
 
   Result<WriteOutcome> RaiseCpuQuota(const std::string& parent, int64_t quota_us,
@@ -93,37 +85,22 @@ class CgroupfsPort final : public CgroupPort {
     auto pod = OpenPod(parent);
     if (!pod) return pod.error();
     cgroups::CpuQuota target{static_cast<uint64_t>(quota_us), static_cast<uint64_t>(period_us)};
-    Result<cgroups::WriteReport> report = (*pod)->paths.driver == cgroups::CgroupDriver::kSystemd
-                                              ? ViaSystemd(**pod, std::nullopt, target)
-                                              : (*pod)->handle.RaiseCpuQuota(target);
-    return Outcome(report);
+    return Outcome(cgroups_.RaiseCpuQuota(**pod, target));
   }
 
   Result<WriteOutcome> BoundKataOverhead(const std::string& sandbox_id, int64_t bytes) override {
-    auto layout = Layout();
-    if (!layout) return layout.error();
-    // The id comes from the runtime: one plain name, or nothing is opened.
-    bool plain = !sandbox_id.empty() && sandbox_id.find('/') == std::string::npos &&
-                 cgroups::ValidateRelativeCgroupPath("kata_overhead/" + sandbox_id).ok();
-    if (!plain) return Error{fmt::format("sandbox id \"{}\" is not a plain cgroup name", sandbox_id)};
-    auto handle = cgroups::CgroupHandle::Open(**layout, "/kata_overhead/" + sandbox_id);
-    if (!handle) return handle.error();
-    auto sample = handle->ReadSample();
-    if (!sample) return sample.error();
-    // Kata leaves this cgroup unlimited; a bound is set once and then only raised.
-    if (!sample->memory_limit_bytes) {
-      const char* file = handle->memory_version() == 1 ? "memory.limit_in_bytes" : "memory.max";
-      if (auto st = handle->WriteMemoryFileUnchecked(file, std::to_string(bytes)); !st) return st.error();
-      return WriteOutcome{.written = true, .before = std::nullopt, .after = bytes};
-    }
-    return Outcome(handle->RaiseMemoryLimit(static_cast<uint64_t>(bytes)));
+    auto bound = cgroups_.BoundKataOverhead(sandbox_id, static_cast<uint64_t>(bytes));
+    if (!bound) return bound.error();
+    return WriteOutcome{.written = bound->written,
+                        .before = Signed(bound->before_bytes),
+                        .after = Signed(bound->after_bytes)};
   }
 
   Result<std::unique_ptr<PressureTrigger>> AddMemoryPressureTrigger(
       const std::string& parent, const std::string& uid, const PressureTriggerSpec& spec) override {
     auto pod = OpenPod(parent, uid);
     if (!pod) return pod.error();
-    auto trigger = (*pod)->handle.AddPressureTrigger(
+    auto trigger = (*pod)->handle().AddPressureTrigger(
         cgroups::PsiResource::kMemory,
         {.kind = spec.full ? cgroups::PsiStall::kFull : cgroups::PsiStall::kSome,
          .stall = spec.stall,
@@ -132,49 +109,20 @@ class CgroupfsPort final : public CgroupPort {
     return std::unique_ptr<PressureTrigger>(std::make_unique<CgroupPsiTrigger>(std::move(*trigger)));
   }
 
-  void Forget(const std::string& parent) override { handles_.erase(parent); }
+  void Forget(const std::string& parent) override { pods_.erase(parent); }
 
  private:
-  struct Pod {
-    cgroups::PodCgroupPaths paths;
-    cgroups::CgroupHandle handle;
-    std::optional<cgroups::CgroupSample> last;
-  };
-
-  Result<const cgroups::CgroupLayout*> Layout() {
-    if (!layout_) {
-      auto l = cgroups::DetectLayout(root_);
-      if (!l) return l.error();
-      layout_ = std::move(*l);
+  // The kept pod cgroup for `parent`; opened (validated against pod `uid`) only by the calls that carry it.
+  Result<cgroups::PodCgroup*> OpenPod(const std::string& parent,
+                                      std::optional<std::string> uid = std::nullopt) {
+    if (auto it = pods_.find(parent); it != pods_.end()) return &it->second;
+    if (!uid) {
+      return Error{.message = fmt::format("cgroup {} was not read first", parent),
+                   .code = ErrorCode::kNotFound};
     }
-    return &*layout_;
-  }
-
-  Result<Pod*> OpenPod(const std::string& parent, std::optional<std::string> uid = std::nullopt) {
-    if (auto it = handles_.find(parent); it != handles_.end()) return &it->second;
-    if (!uid) return Error{fmt::format("cgroup {} was not read first", parent)};
-    auto layout = Layout();
-    if (!layout) return layout.error();
-    cgroups::PodCgroupPaths paths;
-    auto handle = cgroups::ResolvePodCgroup(parent, "", **layout,
-                                            {.kubelet_cgroup_root = kubelet_root_, .pod_uid = *uid}, &paths);
-    if (!handle) return handle.error();
-    auto [it, inserted] = handles_.emplace(parent, Pod{std::move(paths), std::move(*handle), std::nullopt});
-    return &it->second;
-  }
-
-  Result<cgroups::WriteReport> ViaSystemd(Pod& pod, std::optional<uint64_t> memory,
-                                          std::optional<cgroups::CpuQuota> cpu) {
-    if (!systemd_) {
-      auto w = cgroups::SystemdUnitWriter::Connect(cgroups::kSystemBusAddress);
-      if (!w) return Error{fmt::format("systemd-managed {}: {}", pod.paths.systemd_unit, w.error().message)};
-      systemd_.emplace(std::move(*w));
-    }
-    auto sample = pod.handle.ReadSample();
-    if (!sample) return sample.error();
-    auto report = systemd_->RaiseUnitLimits(pod.paths.systemd_unit, *sample, memory, cpu);
-    if (!report) systemd_.reset();  // reconnect next time: the bus may have restarted
-    return report;
+    auto pod = cgroups_.OpenPod(parent, *uid);
+    if (!pod) return pod.error();
+    return &pods_.emplace(parent, std::move(*pod)).first->second;
   }
 
   static Result<WriteOutcome> Outcome(const Result<cgroups::WriteReport>& report) {
@@ -183,11 +131,8 @@ class CgroupfsPort final : public CgroupPort {
         .written = report->written(), .before = Signed(report->before), .after = Signed(report->after)};
   }
 
-  std::string root_;
-  std::string kubelet_root_;
-  std::optional<cgroups::CgroupLayout> layout_;
-  std::map<std::string, Pod> handles_;
-  std::optional<cgroups::SystemdUnitWriter> systemd_;
+  cgroups::PodCgroups cgroups_;
+  std::map<std::string, cgroups::PodCgroup> pods_;
 };
 
 sizer::SandboxResources ToSizer(const cri::LinuxResources& r) {

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include "base/error_codes.h"
+
 namespace uvm::guest {
 namespace {
 
@@ -178,7 +180,7 @@ class Parser {
 
  private:
   Status Fail(std::string what) const {
-    return Status(Error{fmt::format("{}: line {}: {}", source_, line_no_, what)});
+    return Status(InvalidInput(fmt::format("{}: line {}: {}", source_, line_no_, what)));
   }
 
   static void SkipBlanks(std::string_view& s) {

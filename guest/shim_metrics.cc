@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error_codes.h"
 #include "guest/exposition.h"
 
 namespace uvm::guest {
@@ -35,8 +36,8 @@ Result<sizer::GuestObservation> GuestObservationFromShimMetrics(std::string_view
   auto integral = [&](const SampleView& s, std::string_view what) -> std::optional<double> {
     if (!std::isfinite(s.value) || s.value < 0 || s.value > kMaxExact) {
       if (!bad) {
-        bad = Error{fmt::format("{}: line {}: {} is {}: want a finite count of 0..2^53", source, s.line, what,
-                                s.value)};
+        bad = InvalidInput(fmt::format("{}: line {}: {} is {}: want a finite count of 0..2^53", source,
+                                       s.line, what, s.value));
       }
       return std::nullopt;
     }
@@ -92,13 +93,13 @@ Result<sizer::GuestObservation> GuestObservationFromShimMetrics(std::string_view
   if (!st.ok()) return st.error();
   if (bad) return *bad;
   if (!mem_total || !mem_available) {
-    return Error{
+    return InvalidInput(
         fmt::format("{}: no {}{{item=\"{}\"}} sample: the Kata agent does not report guest memory "
                     "(agent older than 2.0, or its metrics API unavailable)",
-                    source, kMeminfoFamily, mem_total ? "mem_available" : "mem_total")};
+                    source, kMeminfoFamily, mem_total ? "mem_available" : "mem_total"));
   }
   if (*mem_total == 0) {
-    return Error{fmt::format("{}: {}{{item=\"mem_total\"}} is 0", source, kMeminfoFamily)};
+    return InvalidInput(fmt::format("{}: {}{{item=\"mem_total\"}} is 0", source, kMeminfoFamily));
   }
   sizer::GuestObservation out;
   out.mem_total_bytes = *mem_total;

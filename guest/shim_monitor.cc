@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 
+#include "base/error_codes.h"
 #include "guest/shim_metrics.h"
 
 namespace uvm::guest {
@@ -52,6 +53,32 @@ std::string Printable(std::string_view s) {
   }
   if (s.size() > 80) out += "...";
   return out;
+}
+
+// Runs the caller's callback. The contract (shim_monitor.h) is that it does not throw; one that does is a
+// bug, and it ends the process here, loudly (std::terminate names the exception), instead of unwinding
+// through the caller's io_context or being dropped without a trace.
+template <class Callback, class Value>
+void Deliver(Callback& done, Value&& value) noexcept {
+  if (done) done(std::forward<Value>(value));
+}
+
+// An Asio/Beast failure as an Error: a timeout is kDeadline; an errno (no socket: ENOENT, nobody
+// listening: ECONNREFUSED) maps through CodeFromErrno; a peer that closed early is kUnavailable; a
+// response Beast cannot parse is kInvalidInput.
+Error StreamError(beast::error_code ec, std::string message) {
+  if (ec == beast::error::timeout) return Error{.message = std::move(message), .code = ErrorCode::kDeadline};
+  if (ec.category() == boost::system::system_category() ||
+      ec.category() == boost::system::generic_category()) {
+    return SysError(ec.value(), std::move(message));
+  }
+  if (ec == asio::error::eof || ec == http::error::end_of_stream || ec == http::error::partial_message) {
+    return Error{.message = std::move(message), .code = ErrorCode::kUnavailable};
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
+    return InvalidInput(std::move(message));
+  }
+  return Error{.message = std::move(message)};
 }
 
 // One GET /metrics: connect, write, read, under one deadline. Lives until its last handler ran.
@@ -99,31 +126,35 @@ class FetchOp : public std::enable_shared_from_this<FetchOp> {
   }
 
   void OnRead(beast::error_code ec) {
-    if (ec == http::error::body_limit) {
-      return Finish(Error{
-          fmt::format("shim-monitor {}: response larger than {} bytes", path_, options_.max_response_bytes)});
-    }
+    if (ec == http::error::body_limit) return Finish(TooLarge());
     if (ec) return Finish(Fail("read response", ec));
     auto& response = parser_.get();
     if (response.result() != http::status::ok) {
+      // 404: this shim serves no /metrics; 5xx: it could not answer now (its agent RPC failed).
+      unsigned status = response.result_int();
       return Finish(
-          Error{fmt::format("shim-monitor {}: GET /metrics answered {} {}: {}", path_, response.result_int(),
-                            std::string(response.reason()), Printable(response.body()))});
+          Error{.message = fmt::format("shim-monitor {}: GET /metrics answered {} {}: {}", path_, status,
+                                       std::string(response.reason()), Printable(response.body())),
+                .code = status == 404   ? ErrorCode::kNotFound
+                        : status >= 500 ? ErrorCode::kUnavailable
+                                        : ErrorCode::kInternal});
     }
     Finish(std::move(response.body()));
   }
 
   Error TooLarge() const {
-    return Error{
-        fmt::format("shim-monitor {}: response larger than {} bytes", path_, options_.max_response_bytes)};
+    return Error{.message = fmt::format("shim-monitor {}: response larger than {} bytes", path_,
+                                        options_.max_response_bytes),
+                 .code = ErrorCode::kResourceExhausted};
   }
 
   Error Fail(std::string_view step, beast::error_code ec) const {
     if (ec == beast::error::timeout) {
-      return Error{fmt::format("shim-monitor {}: {} timed out (deadline {} ms for the whole request)", path_,
-                               step, options_.timeout.count())};
+      return StreamError(
+          ec, fmt::format("shim-monitor {}: {} timed out (deadline {} ms for the whole request)", path_, step,
+                          options_.timeout.count()));
     }
-    return Error{fmt::format("shim-monitor {}: {}: {}", path_, step, ec.message())};
+    return StreamError(ec, fmt::format("shim-monitor {}: {}: {}", path_, step, ec.message()));
   }
 
   void Finish(Result<std::string> result) {
@@ -133,11 +164,7 @@ class FetchOp : public std::enable_shared_from_this<FetchOp> {
     if (!done_) return;
     auto done = std::move(done_);
     done_ = nullptr;
-    try {
-      done(std::move(result));
-    } catch (...) {
-      // The callback is the caller's; nothing of ours may throw through the io_context.
-    }
+    Deliver(done, std::move(result));
   }
 
   beast::basic_stream<Socket> stream_;
@@ -153,7 +180,7 @@ class FetchOp : public std::enable_shared_from_this<FetchOp> {
 
 Status ValidateSandboxId(std::string_view id) {
   auto bad = [&](std::string_view why) {
-    return Status(Error{fmt::format("sandbox id \"{}\" is not valid: {}", Printable(id), why)});
+    return Status(InvalidInput(fmt::format("sandbox id \"{}\" is not valid: {}", Printable(id), why)));
   };
   if (id.empty()) return bad("it is empty");
   if (id.size() > kMaxSandboxIdLength)
@@ -168,14 +195,14 @@ Status ValidateSandboxId(std::string_view id) {
 
 Result<std::string> ShimMonitorSocketPath(const ShimMonitorOptions& options, std::string_view sandbox_id) {
   if (Status st = ValidateSandboxId(sandbox_id); !st.ok()) return st.error();
-  if (options.sandboxes_dir.empty()) return Error{"shim-monitor: sandboxes directory is empty"};
+  if (options.sandboxes_dir.empty()) return InvalidInput("shim-monitor: sandboxes directory is empty");
   std::string dir = options.sandboxes_dir;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   std::string path = fmt::format("{}/{}/{}", dir == "/" ? "" : dir, sandbox_id, kSocketName);
   if (path.size() > kMaxUnixPath) {
-    return Error{
+    return InvalidInput(
         fmt::format("shim-monitor {}: path is {} bytes, longer than a unix socket address allows ({})",
-                    Printable(path), path.size(), kMaxUnixPath)};
+                    Printable(path), path.size(), kMaxUnixPath));
   }
   return path;
 }
@@ -186,9 +213,7 @@ void AsyncFetchShimMetrics(asio::io_context& io, const ShimMonitorOptions& optio
   try {
     if (!path.ok()) {
       // Still asynchronous: the callback never runs inside this call.
-      asio::post(io, [done = std::move(done), err = path.error()]() mutable {
-        if (done) done(err);
-      });
+      asio::post(io, [done = std::move(done), err = path.error()]() mutable { Deliver(done, err); });
       return;
     }
     std::make_shared<FetchOp>(io, std::move(*path), options, std::move(done))->Start();
@@ -197,7 +222,7 @@ void AsyncFetchShimMetrics(asio::io_context& io, const ShimMonitorOptions& optio
     std::string what = e.what();
     try {
       asio::post(io, [done = std::move(done), what]() mutable {
-        if (done) done(Error{fmt::format("shim-monitor: cannot start request: {}", what)});
+        Deliver(done, Error{fmt::format("shim-monitor: cannot start request: {}", what)});
       });
     } catch (...) {
     }

@@ -54,7 +54,11 @@ Result<sizer::GuestObservation> FetchGuestObservation(const ShimMonitorOptions& 
 // Asynchronous fetch on `io`: `done` runs exactly once, on a thread running `io` (never inside this
 // call), with the body or an error. The request holds what it needs; `options` and `sandbox_id` may go
 // away after the call returns. Cancelled by its own deadline; stopping `io` drops it without calling
-// `done`.
+// `done`. `done` must not throw: it is called as from a noexcept function, so an exception escaping it
+// ends the process (std::terminate) rather than unwinding through `io` or vanishing unseen.
+// Error codes: kDeadline (the deadline passed), kNotFound (no socket: not a Kata sandbox, or its shim is
+// gone; or a 404), kUnavailable (nobody listening, the shim closed early, a 5xx), kInvalidInput (a bad
+// sandbox id, an unparsable response), kResourceExhausted (a response above max_response_bytes).
 using ShimMetricsCallback = std::function<void(Result<std::string>)>;
 void AsyncFetchShimMetrics(boost::asio::io_context& io, const ShimMonitorOptions& options,
                            std::string_view sandbox_id, ShimMetricsCallback done);

@@ -290,11 +290,12 @@ class GrpcChangeFeed final : public ChangeFeed {
     active_ = nullptr;
     const grpc::Status status = reader.status();
     lock.unlock();
-    std::string detail = internal::StatusError(service, method, target_, status).message;
-    if (stopping_snapshot()) return {Outcome::kStopped, detail};
-    if (established) return {Outcome::kBroke, detail};
-    if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) return {Outcome::kUnimplemented, detail};
-    return {Outcome::kFailed, detail};
+    Error error = internal::StatusError(service, method, target_, status);
+    if (stopping_snapshot()) return {Outcome::kStopped, error.message};
+    if (established) return {Outcome::kBroke, error.message};
+    // UNIMPLEMENTED: this runtime has no such stream (containerd 1.6 without CRI events): re-probe slowly.
+    if (error.code == ErrorCode::kUnsupported) return {Outcome::kUnimplemented, error.message};
+    return {Outcome::kFailed, error.message};
   }
 
   // Runs queued callbacks without holding the lock (they may take a while; gRPC threads keep queueing).

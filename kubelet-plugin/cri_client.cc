@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
 #include "kubelet-plugin/grpc_util.h"
 #include "kubelet-plugin/sandbox_info.h"
 #include "proto/cri.grpc.pb.h"
@@ -136,13 +137,14 @@ class GrpcCriClient final : public CriClient {
     if (!resp.ok()) return resp.error();
     VersionInfo out{resp->runtime_name(), resp->runtime_version(), resp->runtime_api_version()};
     if (out.runtime_api_version != "v1") {
-      // Same shape as a gRPC failure, so ErrorCode() classifies it (FAILED_PRECONDITION: not retryable as
-      // is).
-      return internal::StatusError(
+      // Worded like a gRPC failure; the code says what it is: the runtime lacks the API we speak.
+      Error error = internal::StatusError(
           "CRI", "Version", target_,
           grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                        fmt::format("runtime {} {} speaks CRI API {:?}, uvm-sizer needs \"v1\"",
                                    out.runtime_name, out.runtime_version, out.runtime_api_version)));
+      error.code = ErrorCode::kUnsupported;
+      return error;
     }
     return out;
   }
@@ -398,8 +400,8 @@ Result<std::unique_ptr<CriClient>> CriClient::Create(const CriClientOptions& opt
   Result<std::string> target = NormalizeEndpoint(options.endpoint);
   if (!target.ok()) return target.error();
   if (options.call_timeout.count() <= 0 || options.lifecycle_timeout.count() <= 0) {
-    return Error{fmt::format("CRI client for {}: call timeouts must be positive (call_timeout {} ms)",
-                             *target, options.call_timeout.count())};
+    return InvalidInput(fmt::format("CRI client for {}: call timeouts must be positive (call_timeout {} ms)",
+                                    *target, options.call_timeout.count()));
   }
   return std::unique_ptr<CriClient>(std::make_unique<GrpcCriClient>(options, *target));
 }

@@ -13,9 +13,10 @@
 // worst, when its deadline passes. Every call carries a deadline. Messages up to 16 MiB both ways (the
 // kubelet's limit). Thread-safe: calls may run concurrently from several threads.
 //
-// Errors: uvm::Error whose message reads
+// Errors: uvm::Error whose code is the gRPC status mapped by CodeFromGrpcStatus (base/error_codes.h:
+// UNAVAILABLE and CANCELLED kUnavailable, DEADLINE_EXCEEDED kDeadline, NOT_FOUND kNotFound, UNIMPLEMENTED
+// kUnsupported, ...) and whose message, for people, reads
 //   "CRI <Method> on <endpoint> failed: <CODE>: <gRPC message>"      e.g. "... failed: UNAVAILABLE: ..."
-// where <CODE> is the gRPC status code name; ErrorCode() recovers it.
 #pragma once
 
 #include <chrono>
@@ -28,30 +29,8 @@
 
 namespace uvm::cri {
 
-// gRPC status codes (grpc/status.h numbering), without pulling gRPC headers in.
-enum class Code : int {
-  kOk = 0,
-  kCancelled = 1,
-  kUnknown = 2,
-  kInvalidArgument = 3,
-  kDeadlineExceeded = 4,
-  kNotFound = 5,
-  kAlreadyExists = 6,
-  kPermissionDenied = 7,
-  kResourceExhausted = 8,
-  kFailedPrecondition = 9,
-  kAborted = 10,
-  kOutOfRange = 11,
-  kUnimplemented = 12,
-  kInternal = 13,
-  kUnavailable = 14,
-  kDataLoss = 15,
-  kUnauthenticated = 16,
-};
-std::string_view CodeName(Code code);
-// The code an error of this library carries; kUnknown for any other error.
-Code ErrorCode(const Error& error);
-// The runtime could not be reached (UNAVAILABLE) or did not answer in time (DEADLINE_EXCEEDED).
+// The runtime could not be reached or gave no answer (code kUnavailable: UNAVAILABLE, or a call we
+// cancelled) or did not answer in time (kDeadline: DEADLINE_EXCEEDED).
 bool IsRuntimeDown(const Error& error);
 
 struct CriClientOptions {
@@ -76,7 +55,7 @@ class CriClient {
 
   virtual const std::string& endpoint() const = 0;
 
-  // Version, checked: FAILED_PRECONDITION unless runtime_api_version is "v1".
+  // Version, checked: code kUnsupported unless runtime_api_version is "v1".
   virtual Result<VersionInfo> Version() = 0;
 
   virtual Result<std::vector<SandboxSummary>> ListPodSandbox(bool ready_only = false) = 0;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 
+#include "base/error_codes.h"
+
 namespace uvm::cri {
 namespace {
 
@@ -14,29 +16,16 @@ constexpr std::array<std::string_view, 17> kCodeNames = {
     "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
     "DATA_LOSS", "UNAUTHENTICATED"};
 
-constexpr std::string_view kFailedMarker = " failed: ";
-
-}  // namespace
-
-std::string_view CodeName(Code code) {
+// For messages only: callers decide on Error::code.
+std::string_view CodeName(grpc::StatusCode code) {
   auto index = static_cast<size_t>(code);
   return index < kCodeNames.size() ? kCodeNames[index] : "UNKNOWN";
 }
 
-Code ErrorCode(const Error& error) {
-  const std::string& m = error.message;
-  if (m.rfind("CRI ", 0) != 0 && m.rfind("containerd ", 0) != 0) return Code::kUnknown;
-  size_t at = m.find(kFailedMarker);
-  if (at == std::string::npos) return Code::kUnknown;
-  std::string_view rest = std::string_view(m).substr(at + kFailedMarker.size());
-  std::string_view name = rest.substr(0, rest.find(':'));
-  auto it = std::find(kCodeNames.begin(), kCodeNames.end(), name);
-  return it == kCodeNames.end() ? Code::kUnknown : static_cast<Code>(it - kCodeNames.begin());
-}
+}  // namespace
 
 bool IsRuntimeDown(const Error& error) {
-  Code code = ErrorCode(error);
-  return code == Code::kUnavailable || code == Code::kDeadlineExceeded;
+  return error.code == ErrorCode::kUnavailable || error.code == ErrorCode::kDeadline;
 }
 
 Result<std::string> NormalizeEndpoint(const std::string& endpoint) {
@@ -48,11 +37,11 @@ Result<std::string> NormalizeEndpoint(const std::string& endpoint) {
   } else if (!endpoint.empty() && endpoint.front() == '/') {
     path = endpoint;
   } else {
-    return Error{fmt::format("CRI endpoint {:?}: expected unix:///path/to/socket or an absolute socket path",
-                             endpoint)};
+    return InvalidInput(fmt::format(
+        "CRI endpoint {:?}: expected unix:///path/to/socket or an absolute socket path", endpoint));
   }
   if (path.empty() || path.front() != '/') {
-    return Error{fmt::format("CRI endpoint {:?}: the socket path must be absolute", endpoint)};
+    return InvalidInput(fmt::format("CRI endpoint {:?}: the socket path must be absolute", endpoint));
   }
   return "unix://" + path;
 }
@@ -79,11 +68,11 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, std::chron
 
 Error StatusError(std::string_view service, std::string_view method, std::string_view endpoint,
                   const grpc::Status& status) {
-  auto code = static_cast<Code>(status.error_code());
   std::string message = status.error_message();
   if (message.size() > 512) message = message.substr(0, 512) + "...";
-  return Error{
-      fmt::format("{} {} on {}{}{}: {}", service, method, endpoint, kFailedMarker, CodeName(code), message)};
+  return Error{.message = fmt::format("{} {} on {} failed: {}: {}", service, method, endpoint,
+                                      CodeName(status.error_code()), message),
+               .code = CodeFromGrpcStatus(static_cast<int>(status.error_code()))};
 }
 
 bool CallRegistry::Add(grpc::ClientContext* context) {

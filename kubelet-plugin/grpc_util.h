@@ -24,7 +24,7 @@ constexpr int kMaxMessageBytes = 16 * 1024 * 1024;
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, std::chrono::milliseconds min_backoff,
                                            std::chrono::milliseconds max_backoff);
 
-// "CRI <method> on <endpoint> failed: <CODE>: <message>"; ErrorCode() parses it back.
+// "CRI <method> on <endpoint> failed: <CODE>: <message>", with the code CodeFromGrpcStatus gives.
 Error StatusError(std::string_view service, std::string_view method, std::string_view endpoint,
                   const grpc::Status& status);
 

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "base/error_codes.h"
+
 namespace uvm::cri {
 namespace {
 
@@ -147,14 +149,15 @@ std::optional<int64_t> ParseAnnotationInt(std::string_view text) {
 
 Result<SandboxInfo> ParseUnchecked(std::string_view json_text) {
   if (json_text.size() > kMaxInfoBytes) {
-    return Error{fmt::format("sandbox info: {} bytes is more than the {} a CRI message can carry",
-                             json_text.size(), kMaxInfoBytes)};
+    return Error{.message = fmt::format("sandbox info: {} bytes is more than the {} a CRI message can carry",
+                                        json_text.size(), kMaxInfoBytes),
+                 .code = ErrorCode::kResourceExhausted};
   }
   json root = json::parse(json_text.begin(), json_text.end(), nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded())
-    return Error{fmt::format("sandbox info: not valid JSON: {}", ShownText(json_text))};
+    return InvalidInput(fmt::format("sandbox info: not valid JSON: {}", ShownText(json_text)));
   if (!root.is_object())
-    return Error{fmt::format("sandbox info: expected a JSON object, got {}", Shown(root))};
+    return InvalidInput(fmt::format("sandbox info: expected a JSON object, got {}", Shown(root)));
 
   SandboxInfo info;
   PickResources(root, "resources", info.resources, info.resources_source, info.warnings);

@@ -25,6 +25,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "base/error_codes.h"
+
 namespace uvm::metrics {
 namespace {
 
@@ -483,7 +485,7 @@ uvm::Status DaemonMetrics::Listen(const std::string& address) {
   auto colon = address.rfind(':');
   if (address.empty() || colon == std::string::npos || colon == 0 || colon + 1 == address.size() ||
       address.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
-    return uvm::Error{fmt::format("metrics listen \"{}\": expected host:port", address)};
+    return uvm::InvalidInput(fmt::format("metrics listen \"{}\": expected host:port", address));
   }
   std::vector<std::string> options{
       "listening_ports", address,

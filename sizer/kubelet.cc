@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
+
 namespace uvm::sizer {
 namespace {
 
@@ -165,8 +167,9 @@ Result<SandboxResources> SandboxResourcesForPod(const PodSpec& spec, const Kubel
   PodAggregate agg = AggregatePod(spec);
   for (const auto* q : {&agg.cpu_limit, &agg.cpu_request}) {
     if (*q && (*q)->MilliValueOverflows()) {
-      return Error{fmt::format("pod cpu {} of {} is too large: its millicores do not fit a 64-bit integer",
-                               q == &agg.cpu_limit ? "limit" : "request", (*q)->String())};
+      return InvalidInput(
+          fmt::format("pod cpu {} of {} is too large: its millicores do not fit a 64-bit integer",
+                      q == &agg.cpu_limit ? "limit" : "request", (*q)->String()));
     }
   }
   SandboxResources res;

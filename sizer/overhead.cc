@@ -13,6 +13,14 @@ int64_t HostOverheadModel::OverheadBytes(uint32_t uvm_memory_mib) const {
   return fixed_bytes + static_cast<int64_t>((per_gib + 1023) / 1024);
 }
 
+DeclaredOverhead DeclaredFromCri(const SandboxResources& overhead) {
+  DeclaredOverhead out{.memory_bytes = std::max<int64_t>(overhead.memory_limit_in_bytes, 0)};
+  if (overhead.cpu_period > 0 && overhead.cpu_quota > 0) {
+    out.cpu_millis = overhead.cpu_quota * 1000 / overhead.cpu_period;
+  }
+  return out;
+}
+
 SandboxSizing SizeSandbox(const SandboxResources& sandbox, const std::vector<ContainerResources>& containers,
                           const DeclaredOverhead& declared, const Profile& profile,
                           const HostOverheadModel& host) {

@@ -50,6 +50,11 @@ struct DeclaredOverhead {
   int64_t cpu_millis = 0;
 };
 
+// The overhead a pod declared, from CRI's LinuxPodSandboxConfig.overhead: memory as is (a negative value
+// counts as none), CPU as quota * 1000 / period millicores (none unless both are positive). The one place
+// the formula is written; the daemon's reconcile and SizePod API use it.
+DeclaredOverhead DeclaredFromCri(const SandboxResources& overhead);
+
 SandboxSizing SizeSandbox(const SandboxResources& sandbox, const std::vector<ContainerResources>& containers,
                           const DeclaredOverhead& declared, const Profile& profile,
                           const HostOverheadModel& host);

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <limits>
 
+#include "base/error_codes.h"
+
 namespace uvm::sizer {
 namespace {
 
@@ -119,7 +121,7 @@ std::string FormatDuration(double seconds) {
 }
 
 Status ValidatePressureConfig(const PressureConfig& c) {
-  auto bad = [](std::string msg) { return Status(Error{std::move(msg)}); };
+  auto bad = [](std::string msg) { return Status(InvalidInput(std::move(msg))); };
   if (c.window.count() <= 0)
     return bad(fmt::format("pressure.window {} s must be positive", c.window.count()));
   if (c.max_fit_points < 3 || c.max_fit_points > kMaxFitPoints)

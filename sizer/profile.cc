@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
+
 namespace uvm::sizer {
 
 const std::vector<Profile>& BuiltinProfiles() {
@@ -91,8 +93,8 @@ Status ProfileCatalog::MapHandler(std::string handler, std::string_view profile_
   if (Find(profile_name) == nullptr) {
     std::vector<std::string> names;
     for (const auto& p : profiles_) names.push_back(p.name);
-    return Error{fmt::format("handler \"{}\": unknown profile \"{}\" (known: {})", handler, profile_name,
-                             fmt::join(names, ", "))};
+    return InvalidInput(fmt::format("handler \"{}\": unknown profile \"{}\" (known: {})", handler,
+                                    profile_name, fmt::join(names, ", ")));
   }
   handler_to_profile_[std::move(handler)] = std::string(profile_name);
   return {};

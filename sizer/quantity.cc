@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
+
 namespace uvm::sizer {
 namespace {
 
@@ -89,7 +91,7 @@ std::string Escape(std::string_view text) {
 }
 
 Error Invalid(std::string_view text, std::string_view reason) {
-  return Error{fmt::format("invalid quantity \"{}\": {}", Escape(text), reason)};
+  return InvalidInput(fmt::format("invalid quantity \"{}\": {}", Escape(text), reason));
 }
 
 // Why parseQuantityString's grammar stops at text[pos] (it returns ErrFormatWrong there).

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "base/error_codes.h"
+
 namespace uvm::sizer {
 namespace {
 
@@ -98,7 +100,7 @@ Result<PodSizing> SizePod(const Pod& pod, const SizingContext& ctx) {
   const Profile* profile = nullptr;
   if (ctx.profile_override) {
     profile = ctx.catalog.Find(*ctx.profile_override);
-    if (!profile) return Error{fmt::format("unknown profile \"{}\"", *ctx.profile_override)};
+    if (!profile) return InvalidInput(fmt::format("unknown profile \"{}\"", *ctx.profile_override));
   } else {
     profile = ctx.catalog.ForHandler(out.handler);
   }
@@ -124,7 +126,9 @@ Result<PodSizing> SizePod(const Pod& pod, const SizingContext& ctx) {
   }
 
   auto sandbox = SandboxResourcesForPod(spec, ctx.kubelet);
-  if (!sandbox) return Error{fmt::format("{}: {}", Describe(pod.ref), sandbox.error().message)};
+  if (!sandbox) {
+    return WithMessage(sandbox.error(), fmt::format("{}: {}", Describe(pod.ref), sandbox.error().message));
+  }
   out.sandbox = *sandbox;
   out.qos = PodQos(spec);
   out.pod_cgroup = PodCgroupLimitsForPod(spec, ctx.kubelet);

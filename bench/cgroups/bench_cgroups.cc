@@ -17,6 +17,7 @@ namespace uvm::cgroups {
 namespace {
 
 constexpr char kLimit[] = "1073741824";
+constexpr uint64_t kLimitBytes = 1073741824;  // kLimit, page aligned
 
 // A pod cgroup in every hierarchy we read, removed on destruction.
 class BenchCgroup {
@@ -107,7 +108,7 @@ void BM_WriteLimitKeptFd(benchmark::State& state) {
   auto h = CgroupHandle::Open(real.layout, cg.rel());
   if (!h) return state.SkipWithError(h.error().message.c_str());
   for (auto _ : state) {
-    if (!h->WriteMemoryFileUnchecked("memory.limit_in_bytes", kLimit)) return state.SkipWithError("write");
+    if (!h->SetMemoryLimit(kLimitBytes)) return state.SkipWithError("write");
   }
 }
 BENCHMARK(BM_WriteLimitKeptFd);
@@ -162,8 +163,7 @@ void BM_RaiseMemoryLimitNoop(benchmark::State& state) {
   if (!real.error.empty()) return state.SkipWithError(real.error.c_str());
   BenchCgroup cg(real.layout);
   auto h = CgroupHandle::Open(real.layout, cg.rel());
-  if (!h || !h->WriteMemoryFileUnchecked("memory.limit_in_bytes", kLimit))
-    return state.SkipWithError("setup");
+  if (!h || !h->SetMemoryLimit(kLimitBytes)) return state.SkipWithError("setup");
   for (auto _ : state) {
     auto r = h->RaiseMemoryLimit(512 << 20);
     if (!r || r->written()) return state.SkipWithError("raise");

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
+#include "base/error_codes.h"
 #include "uvmsizer.grpc.pb.h"
 
 namespace uvm::api {
@@ -106,21 +107,25 @@ class ApiServerImpl final : public ApiServer, public pb::UvmSizer::Service {
     if (auto slash = socket_path_.rfind('/'); slash != std::string::npos && slash > 0) {
       std::string dir = socket_path_.substr(0, slash);
       if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
-        return Error{fmt::format("api.socket: cannot create {}: {}", dir, std::strerror(errno))};
+        int err = errno;
+        return SysError(err, fmt::format("api.socket: cannot create {}: {}", dir, std::strerror(err)));
       }
     }
     struct stat st {};
     if (lstat(socket_path_.c_str(), &st) == 0) {
       // Only a stale socket is replaced: never delete a file someone put there.
       if (!S_ISSOCK(st.st_mode)) {
-        return Error{fmt::format("api.socket: {} exists and is not a socket", socket_path_)};
+        return InvalidInput(fmt::format("api.socket: {} exists and is not a socket", socket_path_));
       }
       unlink(socket_path_.c_str());
     }
     std::optional<gid_t> gid;
     if (!group.empty()) {
       struct group* g = getgrnam(group.c_str());
-      if (!g) return Error{fmt::format("api.group: no group named \"{}\"", group)};
+      if (!g) {
+        return Error{.message = fmt::format("api.group: no group named \"{}\"", group),
+                     .code = ErrorCode::kNotFound};
+      }
       gid = g->gr_gid;
     }
     grpc::ServerBuilder builder;
@@ -132,10 +137,10 @@ class ApiServerImpl final : public ApiServer, public pb::UvmSizer::Service {
     if (!server_) return Error{fmt::format("api.socket: cannot listen on {}", socket_path_)};
     if (chmod(socket_path_.c_str(), 0660) != 0 ||
         (gid && chown(socket_path_.c_str(), static_cast<uid_t>(-1), *gid) != 0)) {
-      std::string why = std::strerror(errno);
+      int err = errno;
       Stop(milliseconds(100));
-      return Error{fmt::format("api.socket: cannot set mode 0660{} on {}: {}",
-                               gid ? " and group " + group : "", socket_path_, why)};
+      return SysError(err, fmt::format("api.socket: cannot set mode 0660{} on {}: {}",
+                                       gid ? " and group " + group : "", socket_path_, std::strerror(err)));
     }
     return {};
   }
@@ -310,7 +315,9 @@ std::unique_ptr<pb::UvmSizer::Stub> Connect(const std::string& socket_path) {
 }
 
 Error RpcError(const std::string& socket_path, const grpc::Status& s) {
-  return Error{fmt::format("{}: {} ({})", socket_path, s.error_message(), static_cast<int>(s.error_code()))};
+  return Error{
+      .message = fmt::format("{}: {} ({})", socket_path, s.error_message(), static_cast<int>(s.error_code())),
+      .code = CodeFromGrpcStatus(static_cast<int>(s.error_code()))};
 }
 
 }  // namespace

@@ -22,6 +22,8 @@
 #include <yaml-cpp/mark.h>
 #include <yaml-cpp/parser.h>
 
+#include "base/error_codes.h"
+
 namespace uvm::sizer::formats {
 namespace {
 
@@ -196,8 +198,8 @@ class Reader {
   Status ReadDocument(const YNode* root) {
     if (root == nullptr || root->type == YNode::Type::kNull) return {};  // `---` alone, or only comments
     if (root->type != YNode::Type::kMap) {
-      return Error{fmt::format("document {}: must be a map (a Kubernetes object), got {}", document_,
-                               Describe(*root))};
+      return InvalidInput(fmt::format("document {}: must be a map (a Kubernetes object), got {}", document_,
+                                      Describe(*root)));
     }
     return ReadObject(*root, "", "", 0);
   }
@@ -505,7 +507,7 @@ class Reader {
   }
 
   Error Fail(std::string_view field, std::string_view what) const {
-    return Error{fmt::format("{}: {}: {}", Header(), field, what)};
+    return InvalidInput(fmt::format("{}: {}: {}", Header(), field, what));
   }
 
   int document_;
@@ -518,7 +520,9 @@ class Reader {
 
 Result<Manifest> ParseManifest(std::string_view yaml_text) {
   if (yaml_text.size() > kMaxInputBytes) {
-    return Error{fmt::format("the input is {} bytes; at most {} are read", yaml_text.size(), kMaxInputBytes)};
+    return Error{.message = fmt::format("the input is {} bytes; at most {} are read", yaml_text.size(),
+                                        kMaxInputBytes),
+                 .code = ErrorCode::kResourceExhausted};
   }
   int document = 0;
   try {
@@ -538,17 +542,18 @@ Result<Manifest> ParseManifest(std::string_view yaml_text) {
     }
     return out;
   } catch (const YAML::DeepRecursion& e) {
-    return Error{fmt::format("document {}: YAML nested more than {} levels deep at line {}, column {}",
-                             document, e.depth() - 1, e.mark.line + 1, e.mark.column + 1)};
+    return InvalidInput(fmt::format("document {}: YAML nested more than {} levels deep at line {}, column {}",
+                                    document, e.depth() - 1, e.mark.line + 1, e.mark.column + 1));
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null())
-      return Error{fmt::format("document {}: YAML error: {}", document, Plain(e.msg, 200))};
-    return Error{fmt::format("document {}: YAML syntax error at line {}, column {}: {}", document,
-                             e.mark.line + 1, e.mark.column + 1, Plain(e.msg, 200))};
+      return InvalidInput(fmt::format("document {}: YAML error: {}", document, Plain(e.msg, 200)));
+    return InvalidInput(fmt::format("document {}: YAML syntax error at line {}, column {}: {}", document,
+                                    e.mark.line + 1, e.mark.column + 1, Plain(e.msg, 200)));
   } catch (const TooBig& e) {
-    return Error{fmt::format("document {}: {}", document, e.message)};
+    return InvalidInput(fmt::format("document {}: {}", document, e.message));
   } catch (const std::bad_alloc&) {
-    return Error{fmt::format("document {}: out of memory reading the input", document)};
+    return Error{.message = fmt::format("document {}: out of memory reading the input", document),
+                 .code = ErrorCode::kResourceExhausted};
   } catch (const std::exception& e) {
     return Error{fmt::format("document {}: {}", document, Plain(e.what(), 200))};
   }

@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "base/error_codes.h"
+
 namespace uvm::sizer::formats {
 namespace {
 
@@ -70,7 +72,7 @@ std::string DescribeValue(const toml::node& n) {
 }
 
 Error Fail(std::string_view path, std::string_view what) {
-  return Error{fmt::format("{}: {}", path, what)};
+  return InvalidInput(fmt::format("{}: {}", path, what));
 }
 
 Result<toml::table> Parse(std::string_view text) {
@@ -78,8 +80,8 @@ Result<toml::table> Parse(std::string_view text) {
     return toml::parse(text);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    return Error{fmt::format("TOML syntax error at line {}, column {}: {}", where.line, where.column,
-                             e.description())};
+    return InvalidInput(fmt::format("TOML syntax error at line {}, column {}: {}", where.line, where.column,
+                                    e.description()));
   }
 }
 
@@ -158,7 +160,6 @@ Status ReadStringMap(const toml::table& root, std::string_view key,
   return {};
 }
 
-
 }  // namespace
 
 Result<Profile> ProfileFromTable(const toml::table& table, std::string name, std::string_view key_path) {
@@ -232,7 +233,7 @@ Result<ProfileFile> ParseProfileFile(std::string_view toml_text) {
     }
     return out;
   } catch (const std::bad_alloc&) {
-    return Error{"out of memory reading the profiles file"};
+    return Error{.message = "out of memory reading the profiles file", .code = ErrorCode::kResourceExhausted};
   } catch (const std::exception& e) {
     return Error{e.what()};
   }
@@ -366,7 +367,8 @@ Result<Profile> ProfileFromKataConfig(std::string_view toml_text, std::string pr
     }
     return p;
   } catch (const std::bad_alloc&) {
-    return Error{"out of memory reading the Kata configuration"};
+    return Error{.message = "out of memory reading the Kata configuration",
+                 .code = ErrorCode::kResourceExhausted};
   } catch (const std::exception& e) {
     return Error{e.what()};
   }
@@ -417,7 +419,8 @@ Result<std::vector<ContainerdRuntime>> ParseContainerdRuntimes(std::string_view 
     }
     return out;
   } catch (const std::bad_alloc&) {
-    return Error{"out of memory reading the containerd configuration"};
+    return Error{.message = "out of memory reading the containerd configuration",
+                 .code = ErrorCode::kResourceExhausted};
   } catch (const std::exception& e) {
     return Error{e.what()};
   }

@@ -12,6 +12,7 @@
 
 #include "cgroups/handle.h"
 #include "cgroups/layout.h"
+#include "cgroups/pod_cgroup.h"
 #include "tests/integration/cgroups_real.h"
 
 namespace uvm::cgroups {
@@ -94,6 +95,80 @@ TEST_F(RealCgroups, V1MemoryRaiseIsRaiseOnlyIdempotentAndKeepsMemswOrder) {
   ASSERT_TRUE(s);
   EXPECT_EQ(s->memory_limit_bytes,
             std::optional<uint64_t>(200 * kMiB + static_cast<uint64_t>(getpagesize())));
+}
+
+TEST_F(RealCgroups, AValueTheKernelRefusesIsInvalidInputWithItsErrno) {
+  RealPodCgroup pod(layout_);
+  std::string mem = pod.Dir(layout_.memory_v1);
+  if (!std::filesystem::exists(mem + "/memory.memsw.limit_in_bytes")) {
+    GTEST_SKIP() << "no swap accounting: nothing makes the kernel refuse a memory limit here";
+  }
+  ASSERT_TRUE(WriteSysFile(mem + "/memory.limit_in_bytes", std::to_string(32 * kMiB)));
+  ASSERT_TRUE(WriteSysFile(mem + "/memory.memsw.limit_in_bytes", std::to_string(64 * kMiB)));
+  PathRules rules{.kubelet_cgroup_root = pod.kubelet_root(), .pod_uid = testing::kTestUid};
+  auto h = ResolvePodCgroup(pod.cgroup_parent(), "", layout_, rules);
+  ASSERT_TRUE(h) << h.error().message;
+  // mm/memcontrol-v1.c: a memory limit above memsw is EINVAL.
+  auto st = h->SetMemoryLimit(128 * kMiB);
+  ASSERT_FALSE(st) << "the kernel took a memory limit above memsw";
+  EXPECT_EQ(st.error().code, ErrorCode::kInvalidInput) << st.error().message;
+  EXPECT_EQ(st.error().sys_errno, EINVAL) << st.error().message;
+  EXPECT_EQ(ReadSysFile(mem + "/memory.limit_in_bytes"), std::to_string(32 * kMiB)) << "nothing changed";
+}
+
+TEST_F(RealCgroups, PodCgroupsReadsAndRaisesARealV1Pod) {
+  RealPodCgroup pod(layout_);
+  std::string mem = pod.Dir(layout_.memory_v1);
+  ASSERT_TRUE(WriteSysFile(mem + "/memory.limit_in_bytes", std::to_string(64 * kMiB)));
+  PodCgroups cgroups({.kubelet_cgroup_root = pod.kubelet_root()});
+  auto other = cgroups.OpenPod(pod.cgroup_parent(), "0a0a0a0a-0b0b-0c0c-0d0d-0e0e0e0e0e0e");
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ErrorCode::kInvalidInput);
+  auto p = cgroups.OpenPod(pod.cgroup_parent(), testing::kTestUid);
+  ASSERT_TRUE(p) << p.error().message;
+  auto s = p->ReadSample();
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->version, 1);
+  EXPECT_EQ(s->memory_limit_bytes, std::optional<uint64_t>(64 * kMiB));
+  EXPECT_EQ(CriCpuQuota(*s), std::optional<int64_t>(-1)) << "a new v1 cgroup has no CFS quota";
+  auto r = cgroups.RaiseMemoryLimit(*p, 96 * kMiB);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->written());
+  EXPECT_EQ(ReadSysFile(mem + "/memory.limit_in_bytes"), std::to_string(96 * kMiB));
+}
+
+// /kata_overhead/<id> as Kata makes it with sandbox_cgroup_only=false: a cgroup at the hierarchy root.
+TEST_F(RealCgroups, KataOverheadIsBoundOnceThenOnlyRaisedAndAMissingOneIsNotFound) {
+  std::string parent = layout_.memory_v1 + "/kata_overhead";
+  bool made_parent = mkdir(parent.c_str(), 0755) == 0;
+  std::string id = "uvm-test-" + std::to_string(getpid());
+  std::string dir = parent + "/" + id;
+  struct Cleanup {
+    std::string dir, parent;
+    bool made_parent;
+    ~Cleanup() {
+      rmdir(dir.c_str());
+      if (made_parent) rmdir(parent.c_str());
+    }
+  } cleanup{dir, parent, made_parent};
+  PodCgroups cgroups;
+  auto missing = cgroups.BoundKataOverhead(id, 256 * kMiB);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound) << missing.error().message;
+
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << std::strerror(errno);
+  auto first = cgroups.BoundKataOverhead(id, 256 * kMiB);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(first->written);
+  EXPECT_EQ(first->before_bytes, std::nullopt);
+  EXPECT_EQ(ReadSysFile(dir + "/memory.limit_in_bytes"), std::to_string(256 * kMiB));
+  auto lower = cgroups.BoundKataOverhead(id, 128 * kMiB);
+  ASSERT_TRUE(lower) << lower.error().message;
+  EXPECT_FALSE(lower->written);
+  auto higher = cgroups.BoundKataOverhead(id, 512 * kMiB);
+  ASSERT_TRUE(higher) << higher.error().message;
+  EXPECT_TRUE(higher->written);
+  EXPECT_EQ(ReadSysFile(dir + "/memory.limit_in_bytes"), std::to_string(512 * kMiB));
 }
 
 TEST_F(RealCgroups, V1CpuQuotaRaise) {
@@ -264,9 +339,25 @@ TEST_F(RealCgroups, PsiTriggerReportsTheCgroupGone) {
   auto event = trigger->Wait(std::chrono::seconds(5));
   ASSERT_TRUE(event) << event.error().message;
   EXPECT_EQ(*event, PsiEvent::kCgroupGone);
+}
+
+TEST_F(RealCgroups, AReadThroughKeptFdsOfARemovedCgroupIsGone) {
+  std::string rel = "uvm-test-removed-" + std::to_string(getpid());
+  std::string dir = layout_.memory_v1 + "/" + rel;
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << std::strerror(errno);
+  struct Rmdir {
+    std::string path;
+    ~Rmdir() { rmdir(path.c_str()); }
+  } cleanup{dir};
+  CgroupLayout memory_only{.kind = LayoutKind::kV1, .memory_v1 = layout_.memory_v1};
+  auto h = CgroupHandle::Open(memory_only, rel);
+  ASSERT_TRUE(h) << h.error().message;
+  ASSERT_TRUE(h->ReadSample());  // opens and keeps the control files
+  ASSERT_EQ(rmdir(dir.c_str()), 0) << std::strerror(errno);
   auto s = h->ReadSample();
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message.find("gone"), std::string::npos) << s.error().message;
+  EXPECT_EQ(s.error().code, ErrorCode::kGone) << s.error().message;
+  EXPECT_EQ(s.error().sys_errno, ENODEV) << s.error().message;
 }
 
 TEST_F(RealCgroups, PsiWindowNotAMultipleOfTwoSecondsIsExplained) {

@@ -252,13 +252,28 @@ TEST_F(SystemdWriterTest, SystemdErrorsCarryTheDbusErrorName) {
   EXPECT_NE(st.error().message.find("org.freedesktop.systemd1.NoSuchUnit: Unit missing.slice not loaded."),
             std::string::npos)
       << st.error().message;
+  EXPECT_EQ(st.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(SystemdWriterTest, NoSystemdOnTheBusIsUnavailable) {
+  auto writer = SystemdUnitWriter::Connect(bus_.address());
+  ASSERT_TRUE(writer);
+  fake_.reset();  // its connection closes, so the bus releases org.freedesktop.systemd1
+  auto st = writer->SetUnitProperties(kUnit, {.memory_max_bytes = 1 << 30});
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("org.freedesktop.DBus.Error.ServiceUnknown"), std::string::npos)
+      << st.error().message;
+  EXPECT_EQ(st.error().code, ErrorCode::kUnavailable) << st.error().message;
 }
 
 TEST_F(SystemdWriterTest, RefusesWhatIsNotAUnitNameWithoutCallingSystemd) {
   auto writer = SystemdUnitWriter::Connect(bus_.address());
   ASSERT_TRUE(writer);
-  EXPECT_FALSE(writer->SetUnitProperties("../etc/passwd", {.memory_max_bytes = 1}));
-  EXPECT_FALSE(writer->SetUnitProperties("kubepods.slice\n", {.memory_max_bytes = 1}));
+  for (const char* bad : {"../etc/passwd", "kubepods.slice\n"}) {
+    auto st = writer->SetUnitProperties(bad, {.memory_max_bytes = 1});
+    ASSERT_FALSE(st) << bad;
+    EXPECT_EQ(st.error().code, ErrorCode::kInvalidInput) << bad;
+  }
   EXPECT_TRUE(fake_->calls().empty());
 }
 
@@ -266,6 +281,8 @@ TEST(SystemdWriterConnect, UnreachableBusIsAnError) {
   auto writer = SystemdUnitWriter::Connect("unix:path=/nonexistent/uvm-sizer-test/bus");
   ASSERT_FALSE(writer);
   EXPECT_NE(writer.error().message.find("/nonexistent/uvm-sizer-test/bus"), std::string::npos);
+  EXPECT_EQ(writer.error().code, ErrorCode::kNotFound) << writer.error().message;
+  EXPECT_EQ(writer.error().sys_errno, ENOENT);
 }
 
 }  // namespace

@@ -133,7 +133,7 @@ TEST_F(CriClientTest, KataCcPodIsListedWithItsHandlerAndDetailFromVerboseInfo) {
   ASSERT_TRUE(containerd().RemovePod(*pod).ok());
   auto gone = client->PodSandboxStatus(pod->sandbox_id);
   ASSERT_FALSE(gone.ok());
-  EXPECT_EQ(cri::ErrorCode(gone.error()), cri::Code::kNotFound) << gone.error().message;
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound) << gone.error().message;
 }
 
 TEST_F(CriClientTest, PodWithoutResourcesHasNone) {

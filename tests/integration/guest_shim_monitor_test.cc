@@ -379,6 +379,22 @@ TEST_F(ShimMonitorIT, ErrorsAreValuesNamingTheSocket) {
   auto missing = FetchShimMetrics(options_, "gone");
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(missing.error().message, HasSubstr(dir_ + "/gone/shim-monitor.sock: connect: No such file"));
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(missing.error().sys_errno, ENOENT);
+
+  // A socket file nobody listens on any more (a shim that died): connection refused.
+  {
+    std::string dead = dir_ + "/dead/shim-monitor.sock";
+    std::filesystem::create_directories(dir_ + "/dead");
+    asio::io_context io;
+    Local::acceptor bound(io);
+    bound.open(Local());
+    bound.bind(Local::endpoint(dead));
+  }
+  auto refused = FetchShimMetrics(options_, "dead");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable) << refused.error().message;
+  EXPECT_EQ(refused.error().sys_errno, ECONNREFUSED) << refused.error().message;
 
   TestShimServer& s = Serve("sb");
   s.SetBody([] { return std::string("kata_shim_fds 1\n"); });
@@ -388,16 +404,19 @@ TEST_F(ShimMonitorIT, ErrorsAreValuesNamingTheSocket) {
   ASSERT_FALSE(status.ok());
   EXPECT_THAT(status.error().message,
               HasSubstr("GET /metrics answered 500 Internal Server Error: agent unreachable"));
+  EXPECT_EQ(status.error().code, ErrorCode::kUnavailable);
 
   s.SetMode(TestShimServer::Mode::kHuge);
   auto huge = FetchShimMetrics(options_, "sb");
   ASSERT_FALSE(huge.ok());
   EXPECT_THAT(huge.error().message, HasSubstr("response larger than 4194304 bytes"));
+  EXPECT_EQ(huge.error().code, ErrorCode::kResourceExhausted);
 
   s.SetMode(TestShimServer::Mode::kHugeChunked);
   auto huge_chunked = FetchShimMetrics(options_, "sb");
   ASSERT_FALSE(huge_chunked.ok());
   EXPECT_THAT(huge_chunked.error().message, HasSubstr("response larger than 4194304 bytes"));
+  EXPECT_EQ(huge_chunked.error().code, ErrorCode::kResourceExhausted);
 
   s.SetMode(TestShimServer::Mode::kStall);
   ShimMonitorOptions quick = options_;
@@ -405,6 +424,7 @@ TEST_F(ShimMonitorIT, ErrorsAreValuesNamingTheSocket) {
   auto stalled = FetchShimMetrics(quick, "sb");
   ASSERT_FALSE(stalled.ok());
   EXPECT_THAT(stalled.error().message, HasSubstr("timed out (deadline 200 ms for the whole request)"));
+  EXPECT_EQ(stalled.error().code, ErrorCode::kDeadline);
 
   // A body that is not Kata metrics: the mapping says what is missing.
   s.SetMode(TestShimServer::Mode::kOk);
@@ -412,6 +432,22 @@ TEST_F(ShimMonitorIT, ErrorsAreValuesNamingTheSocket) {
   ASSERT_FALSE(not_guest.ok());
   EXPECT_THAT(not_guest.error().message,
               HasSubstr("shim-monitor " + dir_ + "/sb/shim-monitor.sock: no kata_guest_meminfo"));
+  EXPECT_EQ(not_guest.error().code, ErrorCode::kInvalidInput);
+}
+
+TEST_F(ShimMonitorIT, ACallbackThatThrowsEndsTheProcessInsteadOfVanishing) {
+  // The contract: `done` must not throw. One that does is a bug, made loud (std::terminate names the
+  // exception) rather than swallowed, which would silently freeze the caller's state for that pod.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        asio::io_context io;
+        AsyncFetchShimMetrics(io, options_, "../bad", [](Result<std::string>) {
+          throw std::runtime_error("bug in the caller's callback");
+        });
+        io.run();
+      },
+      "bug in the caller's callback");
 }
 
 TEST_F(ShimMonitorIT, SandboxIdIsValidatedBeforeAnyPathIsBuilt) {
@@ -419,6 +455,7 @@ TEST_F(ShimMonitorIT, SandboxIdIsValidatedBeforeAnyPathIsBuilt) {
     auto r = FetchShimMetrics(options_, id);
     ASSERT_FALSE(r.ok()) << id;
     EXPECT_THAT(r.error().message, HasSubstr("is not valid")) << id;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput) << id;
     EXPECT_THAT(r.error().message, testing::Not(HasSubstr(dir_))) << id;
   }
   EXPECT_FALSE(FetchShimMetrics(options_, std::string(129, 'a')).ok());

@@ -112,6 +112,8 @@ TEST(ReadSample, MissingPodIsAnErrorNamingThePath) {
   EXPECT_NE(h.error().message.find("pod00000000-0000-0000-0000-000000000000: No such file"),
             std::string::npos)
       << h.error().message;
+  EXPECT_EQ(h.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(h.error().sys_errno, ENOENT);
 }
 
 TEST(ReadSample, SymlinkedControlFileIsNotFollowed) {
@@ -124,6 +126,7 @@ TEST(ReadSample, SymlinkedControlFileIsNotFollowed) {
   auto s = h->ReadSample();
   ASSERT_FALSE(s) << "read " << *s->memory_limit_bytes << " through a symlink";
   EXPECT_NE(s.error().message.find("symbolic link"), std::string::npos) << s.error().message;
+  EXPECT_EQ(s.error().code, ErrorCode::kInvalidInput);
 }
 
 // The cgroup a hostile path wants to reach exists and is readable; the refusal happens before anything
@@ -172,6 +175,7 @@ TEST_P(RefusedBeforeOpen, NothingIsOpened) {
   auto h = ResolvePodCgroup(parent, sandbox, layout, rules);
   ASSERT_FALSE(h) << "resolved " << parent << " to " << h->path();
   EXPECT_NE(h.error().message.find("refused"), std::string::npos) << h.error().message;
+  EXPECT_EQ(h.error().code, ErrorCode::kInvalidInput);
   EXPECT_EQ(watch.Events(), 0) << "something was opened before the refusal";
 
   // The control: resolving and reading the pod's own path does show up in inotify.
@@ -205,6 +209,7 @@ TEST_P(SymlinkInTree, PodDirectoryLinkIsRefused) {
   auto h = CgroupHandle::Open(Probe(t.root()), kCgroupfsPod, GetParam());
   ASSERT_FALSE(h) << "opened a symlinked pod directory";
   EXPECT_NE(h.error().message.find("symbolic link"), std::string::npos) << h.error().message;
+  EXPECT_EQ(h.error().code, ErrorCode::kInvalidInput);
 }
 
 TEST_P(SymlinkInTree, IntermediateLinkIsRefused) {
@@ -357,6 +362,7 @@ TEST(AddPressureTrigger, NeedsAUnifiedTree) {
   auto trig = h->AddPressureTrigger(PsiResource::kMemory, {});
   ASSERT_FALSE(trig);
   EXPECT_NE(trig.error().message.find("no PSI"), std::string::npos);
+  EXPECT_EQ(trig.error().code, ErrorCode::kUnsupported);
 }
 
 }  // namespace

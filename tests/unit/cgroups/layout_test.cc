@@ -55,6 +55,7 @@ TEST(LayoutFromMountInfo, OnlyMountsBeneathTheRootCount) {
   auto none = LayoutFromMountInfo("1 2 0:1 / /sys/fs/cgroupX rw - cgroup2 cgroup2 rw\n", "/sys/fs/cgroup");
   ASSERT_FALSE(none);
   EXPECT_NE(none.error().message.find("no cgroup or cgroup2 mount"), std::string::npos);
+  EXPECT_EQ(none.error().code, ErrorCode::kNotFound);
 }
 
 TEST(ProbeLayout, V2Tree) {

@@ -44,6 +44,7 @@ TEST(ParseCgroupMounts, TruncatedCgroupLineIsAnErrorWithItsLineNumber) {
       ParseCgroupMounts("26 1 8:2 / / rw - ext4 /dev/sda2 rw\n27 21 0:24 / /sys/fs/cgroup rw cgroup2\n");
   ASSERT_FALSE(mounts);
   EXPECT_NE(mounts.error().message.find("line 2"), std::string::npos) << mounts.error().message;
+  EXPECT_EQ(mounts.error().code, ErrorCode::kInvalidInput);
 }
 
 TEST(ParseLimits, V2MaxIsUnlimitedAndNumbersAreBytes) {
@@ -52,6 +53,7 @@ TEST(ParseLimits, V2MaxIsUnlimitedAndNumbersAreBytes) {
   auto bad = ParseV2Limit("-1\n", "/x/memory.max");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().message, "/x/memory.max: expected \"max\" or an unsigned integer, got \"-1\\x0a\"");
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidInput);
 }
 
 TEST(ParseLimits, V1UnlimitedDependsOnPageSizeButIsNeverAMagicNumber) {
@@ -105,6 +107,7 @@ TEST(ParseKeyedValues, MalformedLineIsNamed) {
   ASSERT_FALSE(kv);
   EXPECT_EQ(kv.error().message,
             "/a/memory.stat line 2: expected \"<key> <unsigned integer>\", got \"file x\"");
+  EXPECT_EQ(kv.error().code, ErrorCode::kInvalidInput);
 }
 
 TEST(ParsePressure, SomeAndFull) {

@@ -93,6 +93,7 @@ TEST_P(HostileParent, IsRefusedWithTheRule) {
   ASSERT_FALSE(p) << h.name << " was accepted as " << p->pod;
   EXPECT_NE(p.error().message.find("refused"), std::string::npos) << p.error().message;
   EXPECT_NE(p.error().message.find(h.rule), std::string::npos) << p.error().message;
+  EXPECT_EQ(p.error().code, ErrorCode::kInvalidInput);
 }
 
 const std::string kPod = std::string("/kubepods/burstable/pod") + kUid;

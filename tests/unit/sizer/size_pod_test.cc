@@ -80,6 +80,26 @@ TEST(SizePod, DeclaredOverheadComesFromFlagThenSpecThenRuntimeClass) {
   EXPECT_EQ(Size(pod, ctx).overhead.declared_memory_bytes, 1024 * kMib);
 }
 
+TEST(DeclaredFromCri, QuotaPerPeriodInMillicoresAndMemoryAsIs) {
+  struct Case {
+    SandboxResources overhead;
+    int64_t memory_bytes, cpu_millis;
+  };
+  const Case cases[] = {
+      {{.cpu_period = 100000, .cpu_quota = 25000, .memory_limit_in_bytes = 629145600}, 629145600, 250},
+      {{.cpu_period = 50000, .cpu_quota = 75000}, 0, 1500},
+      {{.cpu_period = 100000, .cpu_quota = 1}, 0, 0},  // below a millicore: rounds down
+      {{.cpu_period = 0, .cpu_quota = 25000, .memory_limit_in_bytes = 1}, 1, 0},  // no period: no CPU
+      {{.cpu_period = 100000, .cpu_quota = -1}, 0, 0},  // unlimited quota: none declared
+      {{.memory_limit_in_bytes = -5}, 0, 0},            // negative memory: none
+  };
+  for (const Case& c : cases) {
+    DeclaredOverhead d = DeclaredFromCri(c.overhead);
+    EXPECT_EQ(d.memory_bytes, c.memory_bytes) << c.overhead.memory_limit_in_bytes;
+    EXPECT_EQ(d.cpu_millis, c.cpu_millis) << c.overhead.cpu_quota << "/" << c.overhead.cpu_period;
+  }
+}
+
 TEST(SizePod, OverheadShortfallIsNeedMinusDeclared) {
   SizingContext ctx;
   ctx.overhead_override.memory = Q("160Mi");
