@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that installs, builds and runs every test (README; CI calls it from .ci/run):
 # unit + integration tests (real cgroupfs, a private containerd + runc, a real Prometheus) through ctest,
+# the same suites again under ASan+UBSan and the daemon/API/pressure ones under TSan (scripts/sanitize.sh),
 # a short libFuzzer smoke of every fuzz target, and the formatting check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,9 @@ build_dir=${BUILD_DIR:-build}
 
 echo "== ctest"
 (cd "$build_dir" && ctest --output-on-failure --timeout 300 -j1)
+
+echo "== sanitizers (ASan+UBSan: unit + integration; TSan: daemon, API, pressure)"
+scripts/sanitize.sh
 
 echo "== fuzz smoke"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh
