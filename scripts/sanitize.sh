@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sanitizer stage of scripts/test.sh (so CI runs it from .ci/run): clang-14 trees built with
+# The sanitizer stage of scripts/test.sh (CI runs it from .ci/run when SANITIZERS is set there): clang-14 trees built with
 # UVM_SIZER_SANITIZE, where any sanitizer report fails the run, in a test binary or in the uvm-sizer
 # daemon/CLI a test starts as a child.
 #   asan: ASan + UBSan + LeakSanitizer, every unit and integration test (./build-asan)
@@ -14,6 +14,10 @@ jobs=${JOBS:-2}
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+if ((${#stages[@]} == 0)); then
+  echo "sanitize.sh: no stage asked for (SANITIZERS is empty)"
+  exit 0
 fi
 symbolizer=$(command -v llvm-symbolizer-14 || true)
 [[ -n "$symbolizer" ]] || { echo "sanitize.sh: llvm-symbolizer-14 missing (Debian package llvm-14)" >&2; exit 1; }
