@@ -13,7 +13,8 @@ packages=(
   prometheus-cpp-dev libfmt-dev libyaml-cpp-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-14 libclang-rt-14-dev          # libFuzzer targets
+  clang-14 libclang-rt-14-dev          # libFuzzer targets, sanitizer builds (scripts/sanitize.sh)
+  llvm-14                              # llvm-symbolizer-14: file:line in sanitizer reports
   containerd runc                      # CRI integration tests (a private containerd per run)
   dbus                                 # private bus for the systemd cgroup writer's tests
   prometheus                           # promtool and a real scrape in end-to-end tests

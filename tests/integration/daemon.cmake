@@ -11,7 +11,7 @@ if(TARGET uvm_containerd_fixture AND TARGET uvm-sizer AND TARGET uvm_guest_parse
                         nlohmann_json::nlohmann_json GTest::gtest_main)
   target_compile_definitions(daemon_integration_tests PRIVATE UVM_SIZER_BIN="$<TARGET_FILE:uvm-sizer>")
   add_test(NAME daemon_integration COMMAND daemon_integration_tests)
-  set_tests_properties(daemon_integration PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 600)
+  set_tests_properties(daemon_integration PROPERTIES LABELS "integration;daemon;api" RUN_SERIAL ON TIMEOUT 600)
 endif()
 
 # scripts/demo.sh: containerd + demo pods + the daemon, and what it reports.

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -259,43 +260,54 @@ TEST_F(DaemonCri, WatchPodsStreamsAddedAndRemovedPodsAndWatchPressureTheirLevels
   // Metrics come up before the API socket: watch only once the API answers.
   ASSERT_TRUE(DaemonProcess::WaitFor(
       [&] { return api::FetchStatus(daemon->api_socket(), milliseconds(500)).ok(); }, milliseconds(3000)));
-  std::mutex mu;  // the stream's callback runs on the watcher thread
-  std::vector<std::pair<std::string, std::string>> events;  // (type, uid)
-  std::string watched_uid;
-  std::optional<Pod> pod;
+  // The stream's callback runs on the watcher thread: `events` and `watched_uid` are shared with it.
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> events;  // (type, uid); guarded by mu
+  std::string watched_uid;                                  // empty until the pod exists; guarded by mu
   std::thread watcher([&] {
     auto st = api::WatchPods(daemon->api_socket(), milliseconds(10000),
                              [&](const std::string& type, const api::PodView& p) {
+                               std::lock_guard lock(mu);
                                events.emplace_back(type, p.uid);
-                               return !(type == "REMOVED" && pod && p.uid == pod->uid);
+                               return !(type == "REMOVED" && !watched_uid.empty() && p.uid == watched_uid);
                              });
     EXPECT_TRUE(st.ok()) << st.error().message;
   });
+  // Joins on every way out, a failed ASSERT included (a joinable std::thread would terminate the run); the
+  // stream ends at its 10 s deadline at the latest.
+  struct JoinOnExit {
+    std::thread& thread;
+    ~JoinOnExit() {
+      if (thread.joinable()) thread.join();
+    }
+  } join_watcher{watcher};
   std::this_thread::sleep_for(milliseconds(300));
   auto created = containerd().CreatePod(KataCcPod("watched"));
   ASSERT_TRUE(created.ok()) << created.error().message;
-  pod = *created;
+  const Pod pod = *created;
   {
     std::lock_guard lock(mu);
-    watched_uid = pod->uid;
+    watched_uid = pod.uid;
   }
   ASSERT_TRUE(DaemonProcess::WaitFor(
-      [&] { return daemon->Value("uvm_sizer_pod_uvm_vcpus", Uid(*pod)).has_value(); }, milliseconds(3000)));
-  // The pressure stream starts with the current level of every VM pod.
+      [&] { return daemon->Value("uvm_sizer_pod_uvm_vcpus", Uid(pod)).has_value(); }, milliseconds(3000)));
+  // The pressure stream starts with the current level of every VM pod, and sends each change after it. The
+  // API's placeholder before the first assessment is "unknown": wait past it for a real verdict.
+  const std::set<std::string> verdicts = {"ok", "warning", "critical"};
   std::string level;
-  auto pst = api::WatchPressure(daemon->api_socket(), milliseconds(3000),
+  auto pst = api::WatchPressure(daemon->api_socket(), milliseconds(5000),
                                 [&](const api::PodView& p, const std::string&) {
-                                  if (p.uid != pod->uid) return true;
+                                  if (p.uid != pod.uid) return true;
                                   level = p.pressure_level;
-                                  return false;
+                                  return !verdicts.contains(level);
                                 });
   EXPECT_TRUE(pst.ok()) << pst.error().message;
-  EXPECT_FALSE(level.empty());
-  ASSERT_TRUE(containerd().RemovePod(*pod).ok());
+  EXPECT_TRUE(verdicts.contains(level)) << "last pressure level seen: '" << level << "'";
+  ASSERT_TRUE(containerd().RemovePod(pod).ok());
   watcher.join();
   auto seen = [&](const std::string& type) {
     return std::any_of(events.begin(), events.end(),
-                       [&](const auto& e) { return e.first == type && e.second == pod->uid; });
+                       [&](const auto& e) { return e.first == type && e.second == pod.uid; });
   };
   EXPECT_TRUE(seen("ADDED"));
   EXPECT_TRUE(seen("REMOVED"));

@@ -8,5 +8,5 @@ if(TARGET uvm_guest)
   target_link_libraries(guest_integration_tests PRIVATE uvm_guest uvm_guest_parsers uvm_sizer Boost::headers
                         Threads::Threads GTest::gtest_main GTest::gmock)
   add_test(NAME guest_shim_monitor COMMAND guest_integration_tests)
-  set_tests_properties(guest_shim_monitor PROPERTIES LABELS integration TIMEOUT 120)
+  set_tests_properties(guest_shim_monitor PROPERTIES LABELS "integration;pressure" TIMEOUT 120)
 endif()
