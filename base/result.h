@@ -14,15 +14,15 @@ namespace uvm {
 // What kind of failure an Error is, for callers that decide on it (retry, tolerate, drop a handle). Callers
 // branch on the code, never on the message text, which is for people.
 enum class ErrorCode : uint8_t {
-  kInternal,           // a bug, or a library failing in a way we did not foresee
-  kInvalidInput,       // malformed text, a value out of range, a hostile name: fix the input
-  kNotFound,           // a file, cgroup, sandbox or endpoint that does not exist (ENOENT)
-  kGone,               // existed and was removed while in use (a cgroup rmdir'ed under a kept fd: ENODEV)
-  kPermission,         // EACCES, EPERM, gRPC PERMISSION_DENIED
-  kUnavailable,        // a peer that is down or refuses (ECONNREFUSED, gRPC UNAVAILABLE)
-  kDeadline,           // a call's deadline passed
+  kInternal,      // a bug, or a library failing in a way we did not foresee
+  kInvalidInput,  // malformed text, a value out of range, a hostile name, a value the kernel refuses (EINVAL)
+  kNotFound,      // a file, cgroup, sandbox or endpoint that does not exist (ENOENT)
+  kGone,          // existed and was removed while in use (a cgroup rmdir'ed under a kept fd: ENODEV)
+  kPermission,    // EACCES, EPERM, gRPC PERMISSION_DENIED
+  kUnavailable,   // a peer that is down or refuses (ECONNREFUSED, gRPC UNAVAILABLE)
+  kDeadline,      // a call's deadline passed
   kResourceExhausted,  // ENOSPC, EMFILE, ENOMEM, a size bound
-  kUnsupported,  // the kernel, runtime or file lacks the feature (EINVAL on a control file, UNIMPLEMENTED)
+  kUnsupported,  // the kernel, runtime or file lacks the feature (EOPNOTSUPP, ENOSYS, gRPC UNIMPLEMENTED)
 };
 
 // An error a person can act on: the message names the source, the field and the value. `sys_errno` is the

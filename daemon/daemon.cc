@@ -78,8 +78,7 @@ Result<api::SizeResponse> SizeForApi(const SizingSnapshot& snap, const api::Size
   if (profile) {
     pod.profile = profile->name;
     const auto& o = req.declared_overhead;
-    sizer::DeclaredOverhead declared{.memory_bytes = std::max<int64_t>(o[3], 0),
-                                     .cpu_millis = o[0] > 0 && o[1] > 0 ? o[1] * 1000 / o[0] : 0};
+    auto declared = sizer::DeclaredFromCri({o[0], o[1], o[2], o[3]});
     auto sized = sizer::SizeSandbox(pod.sandbox, {}, declared, *profile, snap.host);
     pod.uvm = sized.kata.uvm;
     pod.refusal = sized.kata.refusal;

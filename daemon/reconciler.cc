@@ -28,16 +28,6 @@ std::optional<sizer::HostObservation> HostFrom(const CgroupReading& r) {
                                 .oom_kills = r.oom_kills};
 }
 
-sizer::DeclaredOverhead DeclaredFrom(const std::optional<sizer::SandboxResources>& overhead) {
-  sizer::DeclaredOverhead declared;
-  if (!overhead) return declared;
-  declared.memory_bytes = std::max<int64_t>(overhead->memory_limit_in_bytes, 0);
-  if (overhead->cpu_period > 0 && overhead->cpu_quota > 0) {
-    declared.cpu_millis = overhead->cpu_quota * 1000 / overhead->cpu_period;
-  }
-  return declared;
-}
-
 }  // namespace
 
 RuntimeSnapshot FetchRuntime(RuntimePort& runtime, const std::set<std::string>& inspected, bool full,
@@ -223,7 +213,9 @@ void Reconciler::Size(PodState& pod) {
     // containerd writes no sizing annotations without resources: the runtime sizes a pod without limits.
     pod.notes.push_back("the runtime reported no sandbox resources: sized as a pod without limits");
   }
-  pod.sizing = sizer::SizeSandbox(resources, d.containers, DeclaredFrom(d.overhead), *profile, setup_.host);
+  pod.sizing = sizer::SizeSandbox(
+      resources, d.containers, d.overhead ? sizer::DeclaredFromCri(*d.overhead) : sizer::DeclaredOverhead{},
+      *profile, setup_.host);
   for (const auto& n : pod.sizing.kata.notes) pod.notes.push_back(n);
   PodPhase before = pod.phase;
   pod.phase = PodPhase::kSized;

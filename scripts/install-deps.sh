@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev          # libFuzzer targets, sanitizer builds (scripts/sanitize.sh)
   llvm-14                              # llvm-symbolizer-14: file:line in sanitizer reports
+  strace                               # bench_daemon_rss: cgroup syscalls per pod per minute
   containerd runc                      # CRI integration tests (a private containerd per run)
   dbus                                 # private bus for the systemd cgroup writer's tests
   prometheus                           # promtool and a real scrape in end-to-end tests

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sanitizer stage of scripts/test.sh (CI runs it from .ci/run when SANITIZERS is set there): clang-14 trees built with
+# The sanitizer stage of scripts/test.sh (so CI runs it from .ci/run): clang-14 trees built with
 # UVM_SIZER_SANITIZE, where any sanitizer report fails the run, in a test binary or in the uvm-sizer
 # daemon/CLI a test starts as a child.
 #   asan: ASan + UBSan + LeakSanitizer, every unit and integration test (./build-asan)
