@@ -39,26 +39,6 @@ Error Invalid(std::string_view text, std::string_view why) {
 
 }  // namespace
 
-std::string QuoteText(std::string_view text, size_t max_bytes) {
-  bool cut = max_bytes > 0 && text.size() > max_bytes;
-  if (cut) text = text.substr(0, max_bytes);
-  std::string out = "\"";
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      out += fmt::format("\\u{:04x}", u);
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  if (cut) out += "...";
-  return out;
-}
-
 Result<nanoseconds> ParseGoDuration(std::string_view text) {
   constexpr std::string_view kExamples = "e.g. 30s, 500ms, 1m30s";
   if (text.empty()) return Invalid(text, fmt::format("empty; {}", kExamples));

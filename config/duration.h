@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/quote.h"
 #include "base/result.h"
 
 namespace uvm::daemon {
@@ -33,9 +34,5 @@ inline constexpr std::chrono::microseconds kMaxCfsPeriod{1000000};
 // kMinCfsPeriod..kMaxCfsPeriod in whole microseconds, e.g. "100ms". The error is the reason alone, e.g.
 // `must be between 1ms and 1s, got "5s"`.
 Result<std::chrono::microseconds> ParseCfsQuotaPeriod(std::string_view text);
-
-// `text` in double quotes as TOML writes a basic string, for messages and printed TOML: `"` and `\`
-// escaped, control bytes as \uXXXX. `max_bytes` > 0 cuts longer text and appends "...".
-std::string QuoteText(std::string_view text, size_t max_bytes = 0);
 
 }  // namespace uvm::daemon

@@ -1,5 +1,7 @@
 #include "daemon/config.h"
 
+#include "base/error_codes.h"
+
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -23,7 +25,7 @@ Result<std::vector<std::string>> DropInNames(const std::string& dir) {
   if (!d) {
     if (errno == ENOENT) return names;
     return Error{.message = fmt::format("{}: cannot list: {}", dir, std::strerror(errno)),
-                 .code = ErrorCodeForErrno(errno),
+                 .code = CodeFromErrno(errno),
                  .sys_errno = errno};
   }
   while (dirent* e = readdir(d.get())) {
@@ -46,7 +48,7 @@ Result<DaemonConfig> LoadConfig(const std::string& path, bool path_must_exist) {
   } else if (errno != ENOENT || path_must_exist) {
     // Only "no such file" at the default path means "run on defaults"; EACCES there is the operator's.
     return Error{.message = fmt::format("{}: cannot read: {}", path, std::strerror(errno)),
-                 .code = ErrorCodeForErrno(errno),
+                 .code = CodeFromErrno(errno),
                  .sys_errno = errno};
   }
   size_t slash = path.rfind('/');

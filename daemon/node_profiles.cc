@@ -1,5 +1,7 @@
 #include "daemon/node_profiles.h"
 
+#include "base/error_codes.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -19,32 +21,10 @@ constexpr size_t kMaxFileBytes = size_t{16} << 20;
 
 }  // namespace
 
-ErrorCode ErrorCodeForErrno(int err) {
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-      return ErrorCode::kNotFound;
-    case EACCES:
-    case EPERM:
-      return ErrorCode::kPermission;
-    case ENOMEM:
-    case EMFILE:
-    case ENFILE:
-    case ENOSPC:
-      return ErrorCode::kResourceExhausted;
-    case EISDIR:
-    case ELOOP:
-    case ENAMETOOLONG:
-      return ErrorCode::kInvalidInput;
-    default:
-      return ErrorCode::kInternal;
-  }
-}
-
 Result<std::string> ReadWholeFile(const std::string& path) {
   auto fail = [&](int err) {
     return Error{.message = fmt::format("{}: cannot read: {}", path, std::strerror(err)),
-                 .code = ErrorCodeForErrno(err),
+                 .code = CodeFromErrno(err),
                  .sys_errno = err};
   };
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -53,7 +53,4 @@ Result<std::string> ReadWholeFile(const std::string& path);
 // The host's online CPUs (at least 1): what Kata means by "all host CPUs".
 uint32_t HostCpus();
 
-// The ErrorCode for a failed syscall's errno (ENOENT -> kNotFound, EACCES -> kPermission, ...).
-ErrorCode ErrorCodeForErrno(int err);
-
 }  // namespace uvm::daemon

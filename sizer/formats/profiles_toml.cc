@@ -13,26 +13,10 @@
 #include <toml++/toml.h>
 
 #include "base/error_codes.h"
+#include "base/quote.h"
 
 namespace uvm::sizer::formats {
 namespace {
-
-// A string in double quotes with control bytes escaped, for messages and quoted keys.
-std::string Quoted(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      out += fmt::format("\\u{:04x}", u);
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
 
 // A key as it appears in a dotted TOML path: bare when it can be, quoted otherwise
 // (plugins."io.containerd.grpc.v1.cri").
@@ -42,7 +26,7 @@ std::string KeyText(std::string_view key) {
     bare = bare && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
                     c == '-');
   }
-  return bare ? std::string(key) : Quoted(key);
+  return bare ? std::string(key) : QuoteText(key);
 }
 
 std::string Join(std::string_view prefix, std::string_view key) {
@@ -58,7 +42,7 @@ std::string DescribeValue(const toml::node& n) {
       return "an array";
     case toml::node_type::string: {
       std::string_view s = n.as_string()->get();
-      return s.size() > 64 ? Quoted(s.substr(0, 64)) + "..." : Quoted(s);
+      return s.size() > 64 ? QuoteText(s.substr(0, 64)) + "..." : QuoteText(s);
     }
     case toml::node_type::integer:
       return std::to_string(n.as_integer()->get());
