@@ -9,5 +9,5 @@ if(TARGET uvm_daemon_process AND TARGET uvm_containerd_fixture AND TARGET uvm_te
                         uvm_test_fake_cri GTest::gtest)
   target_compile_definitions(daemon_faults_tests PRIVATE UVM_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures")
   add_test(NAME daemon_faults COMMAND daemon_faults_tests)
-  set_tests_properties(daemon_faults PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 400)
+  set_tests_properties(daemon_faults PROPERTIES LABELS integration RUN_SERIAL ON TIMEOUT 900)
 endif()

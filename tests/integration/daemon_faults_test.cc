@@ -38,6 +38,19 @@
 namespace uvm::testing {
 namespace {
 
+// The test and the daemon it starts are built alike (one tree, one UVM_SIZER_SANITIZE).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitizedDaemon = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitizedDaemon = true;
+#else
+constexpr bool kSanitizedDaemon = false;
+#endif
+#else
+constexpr bool kSanitizedDaemon = false;
+#endif
+
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -661,7 +674,13 @@ TEST_F(DaemonFaults, AThousandPodsInWavesOfAHundredLeaveRssWithinTenPercentAndNo
       rss_before / kMib, rss_after / kMib, 100 * (rss_after - rss_before) / rss_before, fds_before,
       fds_after);
   ASSERT_GT(rss_before, 0);
-  EXPECT_LE(rss_after, rss_before * 1.10);
+  if (kSanitizedDaemon) {
+    // ASan keeps freed memory in quarantine (256 MiB by design) to catch use-after-free: RSS then says
+    // nothing about leaks, which LeakSanitizer checks in that run instead.
+    std::cout << "[ note     ] sanitized daemon: the RSS bound is checked in the normal build only\n";
+  } else {
+    EXPECT_LE(rss_after, rss_before * 1.10);
+  }
   EXPECT_EQ(Scrape(*daemon).per_pod_series(), 0u);
   EXPECT_TRUE(ApiUids(*daemon).empty());
   EXPECT_LE(fds_after, fds_before + 2);
