@@ -22,8 +22,8 @@ class ReconcilerTest : public ::testing::Test {
             Priority::kDebug, [this](std::string_view l) { lines_.emplace_back(l); },
             [this] { return now_; }) {}
 
-  ReconcileSetup Setup(CgroupMode mode) const { return ReconcileSetup{.mode = mode}; }
-  Reconciler Make(CgroupMode mode) { return Make(Setup(mode)); }
+  ReconcileSetup SetupFor(CgroupMode mode) const { return ReconcileSetup{.mode = mode}; }
+  Reconciler Make(CgroupMode mode) { return Make(SetupFor(mode)); }
   Reconciler Make(ReconcileSetup setup) {
     return Reconciler(std::move(setup), cgroups_, guest_, metrics_, log_, nullptr, [this] { return now_; });
   }
@@ -413,7 +413,7 @@ TEST_F(ReconcilerTest, NonVmPodsAreReadAtTheReadIntervalOnly) {
   SandboxDetail runc = KataCcPod("sb-r", "ur", 128 * kMib, 0);
   runc.summary.runtime_handler = "runc";
   AddPod(runc, 128 * kMib);
-  ReconcileSetup setup = Setup(CgroupMode::kObserve);
+  ReconcileSetup setup = SetupFor(CgroupMode::kObserve);
   setup.cgroup_read_interval = 10s;
   Reconciler r = Make(setup);
   Round(r);
@@ -456,7 +456,7 @@ TEST_F(ReconcilerTest, APodRemappedToNoVmLosesEveryVmSeriesAtOnceAndKeepsItsUsag
 
   // SIGHUP maps kata-cc nowhere: within this call, not a tick later, every UVM, overhead and pressure
   // series of its pods is gone; what the cgroup shows stays.
-  ReconcileSetup next = Setup(CgroupMode::kObserve);
+  ReconcileSetup next = SetupFor(CgroupMode::kObserve);
   next.catalog = WithoutKataCc();
   r.Reconfigure(next);
   std::string after = metrics_.Serialize();
@@ -480,7 +480,7 @@ TEST_F(ReconcilerTest, APodRemappedToNoVmLosesEveryVmSeriesAtOnceAndKeepsItsUsag
             std::vector<std::string>{});
 
   // Mapped back: sizing series at once, pressure series from its next observation.
-  r.Reconfigure(Setup(CgroupMode::kObserve));
+  r.Reconfigure(SetupFor(CgroupMode::kObserve));
   EXPECT_EQ(fake::FamiliesWithUid(metrics_.Serialize(), fake::SizingFamilies(), "u1").size(),
             fake::SizingFamilies().size());
   r.Tick();
@@ -500,7 +500,7 @@ TEST_F(ReconcilerTest, ALateGuestAnswerForAPodThatWentOrStoppedBeingWatchedPubli
   // sb1 goes; sb2's handler is remapped away. Then the shim answers both.
   runtime_.sandboxes.erase("sb1");
   Round(r);
-  ReconcileSetup next = Setup(CgroupMode::kObserve);
+  ReconcileSetup next = SetupFor(CgroupMode::kObserve);
   next.catalog = WithoutKataCc();
   r.Reconfigure(next);
   uint64_t generation = r.generation();
