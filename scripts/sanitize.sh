@@ -88,7 +88,7 @@ for stage in "${stages[@]}"; do
       build_tree "$dir" thread uvm-sizer daemon_tests daemon_integration_tests pressure_integration_tests \
         guest_integration_tests
       reports=$root/$dir/sanitizer-reports
-      export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp:print_suppressions=0:log_path=$reports/tsan:symbolize=1:external_symbolizer_path=$symbolizer"
+      export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$root/tests/sanitizers/tsan.supp:print_suppressions=0:log_path=$reports/tsan:symbolize=1:external_symbolizer_path=$symbolizer"
       run_tests "$dir" -L '^(daemon|api|pressure)$'
       unset TSAN_OPTIONS
       ;;
