@@ -30,16 +30,6 @@ std::string Describe(const toml::node& n) {
   return sizer::formats::DescribeTomlValue(n);
 }
 
-// A key as a dotted TOML path shows it: bare when it can be, quoted otherwise.
-std::string KeyText(std::string_view key) {
-  bool bare = !key.empty();
-  for (char c : key) {
-    bare = bare && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                    c == '-');
-  }
-  return bare ? std::string(key) : QuoteText(key);
-}
-
 std::string TomlNumber(double v) {
   std::string s = fmt::format("{}", v);
   // "10" would read back as an integer; TOML floats need a fraction or an exponent.
@@ -508,7 +498,7 @@ Status CrossCheck(const DaemonConfig& c, std::string_view source) {
 
 Status ApplyHandlers(const toml::table& t, std::string_view source, DaemonConfig& c) {
   for (const auto& [handler, node] : t) {
-    std::string path = fmt::format("handlers.{}", KeyText(handler.str()));
+    std::string path = fmt::format("handlers.{}", sizer::formats::TomlKeyText(handler.str()));
     auto v = ReadString(node);
     if (!v) return Fail(source, path, v.error().message);
     if (v->empty()) return Fail(source, path, "must name a profile or \"none\", got \"\"");
@@ -519,7 +509,7 @@ Status ApplyHandlers(const toml::table& t, std::string_view source, DaemonConfig
 
 Status ApplyProfiles(const toml::table& t, std::string_view source, DaemonConfig& c) {
   for (const auto& [name, node] : t) {
-    std::string path = fmt::format("profiles.{}", KeyText(name.str()));
+    std::string path = fmt::format("profiles.{}", sizer::formats::TomlKeyText(name.str()));
     if (!node.is_table()) return Fail(source, path, fmt::format("must be a table, got {}", Describe(node)));
     if (name.str() == kNoProfile)
       return Fail(source, path, "\"none\" is reserved: [handlers] H = \"none\" means not VM-isolated");
@@ -539,7 +529,7 @@ Status ApplyProfiles(const toml::table& t, std::string_view source, DaemonConfig
 Status ApplyTable(const toml::table& root, std::string_view source, DaemonConfig& c) {
   for (const auto& [name, node] : root) {
     std::string_view section = name.str();
-    if (!IsSection(section)) return Fail(source, KeyText(section), "unknown key");
+    if (!IsSection(section)) return Fail(source, sizer::formats::TomlKeyText(section), "unknown key");
     if (!node.is_table())
       return Fail(source, section, fmt::format("must be a table, got {}", Describe(node)));
     const toml::table& table = *node.as_table();
@@ -552,7 +542,7 @@ Status ApplyTable(const toml::table& root, std::string_view source, DaemonConfig
       continue;
     }
     for (const auto& [key, value] : table) {
-      std::string path = fmt::format("{}.{}", section, KeyText(key.str()));
+      std::string path = fmt::format("{}.{}", section, sizer::formats::TomlKeyText(key.str()));
       const ConfigKey* k = FindKey(path);
       if (k == nullptr) return Fail(source, path, "unknown key");
       if (auto st = k->parse(value, c); !st) return Fail(source, path, st.error().message);
@@ -658,7 +648,7 @@ Status ValidateConfig(const DaemonConfig& c, std::string_view source) {
     std::vector<std::string> names;
     for (const auto& p : catalog.profiles()) names.push_back(p.name);
     names.emplace_back(kNoProfile);
-    return Fail(source, fmt::format("handlers.{}", KeyText(handler)),
+    return Fail(source, fmt::format("handlers.{}", sizer::formats::TomlKeyText(handler)),
                 fmt::format("unknown profile {} (known: {})", QuoteText(profile, kQuoteBytes),
                             fmt::join(names, ", ")));
   }
@@ -670,7 +660,7 @@ std::string ConfigToToml(const DaemonConfig& c) {
   for (const ConfigSection& s : Sections()) {
     if (s.name == "profiles") {
       for (const auto& p : c.profiles) {
-        out += fmt::format("[profiles.{}]\n", KeyText(p.name));
+        out += fmt::format("[profiles.{}]\n", sizer::formats::TomlKeyText(p.name));
         for (const auto& [k, v] : ProfileFields(p)) out += fmt::format("{} = {}\n", k, v);
         out += "\n";
       }
@@ -678,7 +668,8 @@ std::string ConfigToToml(const DaemonConfig& c) {
     }
     out += fmt::format("[{}]\n", s.name);
     if (s.name == "handlers") {
-      for (const auto& [h, p] : c.handlers) out += fmt::format("{} = {}\n", KeyText(h), QuoteText(p));
+      for (const auto& [h, p] : c.handlers)
+        out += fmt::format("{} = {}\n", sizer::formats::TomlKeyText(h), QuoteText(p));
     }
     for (const ConfigKey& k : ConfigKeys()) {
       if (SectionOf(k.path) == s.name) out += fmt::format("{} = {}\n", LeafOf(k.path), k.print(c));
@@ -747,7 +738,8 @@ std::vector<ConfigChange> DiffConfig(const DaemonConfig& before, const DaemonCon
       std::string bv = bi == b.end() ? "(unset)" : bi->second;
       std::string av = ai == a.end() ? "(unset)" : ai->second;
       if (bv != av)
-        out.push_back({fmt::format("{}.{}", prefix, KeyText(n)), std::move(bv), std::move(av), true});
+        out.push_back({fmt::format("{}.{}", prefix, sizer::formats::TomlKeyText(n)), std::move(bv),
+                       std::move(av), true});
     }
   };
   auto handlers = [](const DaemonConfig& c) {

@@ -18,19 +18,8 @@
 namespace uvm::sizer::formats {
 namespace {
 
-// A key as it appears in a dotted TOML path: bare when it can be, quoted otherwise
-// (plugins."io.containerd.grpc.v1.cri").
-std::string KeyText(std::string_view key) {
-  bool bare = !key.empty();
-  for (char c : key) {
-    bare = bare && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                    c == '-');
-  }
-  return bare ? std::string(key) : QuoteText(key);
-}
-
 std::string Join(std::string_view prefix, std::string_view key) {
-  return prefix.empty() ? KeyText(key) : fmt::format("{}.{}", prefix, KeyText(key));
+  return prefix.empty() ? TomlKeyText(key) : fmt::format("{}.{}", prefix, TomlKeyText(key));
 }
 
 // A TOML value for a message, shortened: files may hold long strings.
@@ -263,7 +252,7 @@ Result<Profile> ProfileFromKataConfig(std::string_view toml_text, std::string pr
     const toml::table& hvs = *hv_node->as_table();
     if (hvs.size() != 1) {
       std::string names;
-      for (const auto& [k, v] : hvs) names += (names.empty() ? "" : ", ") + KeyText(k.str());
+      for (const auto& [k, v] : hvs) names += (names.empty() ? "" : ", ") + TomlKeyText(k.str());
       // Kata ranges over a Go map here (updateRuntimeConfigHypervisor): with several, any may win.
       return Fail("hypervisor", hvs.empty() ? std::string("has no [hypervisor.<name>] table")
                                             : fmt::format("has {} tables ({}); Kata expects exactly one",
@@ -408,6 +397,15 @@ Result<std::vector<ContainerdRuntime>> ParseContainerdRuntimes(std::string_view 
   } catch (const std::exception& e) {
     return Error{e.what()};
   }
+}
+
+std::string TomlKeyText(std::string_view key) {
+  bool bare = !key.empty();
+  for (char c : key) {
+    bare = bare && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    c == '-');
+  }
+  return bare ? std::string(key) : QuoteText(key);
 }
 
 std::string DescribeTomlValue(const toml::node& value) {

@@ -37,6 +37,9 @@ Result<ProfileFile> ParseProfileFile(std::string_view toml_text);
 // A TOML value as error messages show it: strings quoted and escaped (cut at 64 bytes), numbers and
 // booleans as written, "a table", "an array", "a date/time".
 std::string DescribeTomlValue(const toml::node& value);
+// A key as a dotted TOML path shows it: bare when it can be, quoted otherwise
+// (plugins."io.containerd.grpc.v1.cri").
+std::string TomlKeyText(std::string_view key);
 
 // The `[profiles.<name>]` table reader on its own, for the daemon config which embeds the same tables.
 // `key_path` prefixes error messages (e.g. "profiles.mine").
