@@ -2,6 +2,7 @@
 // decide its handler and declared overhead. Filled by sizer/formats (manifests) or by the daemon (CRI).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,11 @@ struct ObjectRef {
   std::string namespace_;  // "default" when the manifest leaves it out
   std::string name;
   int document = 0;  // 1-based index of the YAML document in its input
+  // The input it came from (a file name, "-" for stdin); empty when there is only one input.
+  std::string source;
+  // spec.nodeName of a live pod (`kubectl get pods -o yaml`), so a planner can group by node; empty for
+  // templates and unscheduled pods.
+  std::string node_name;
 };
 
 struct PodSpec {
@@ -51,6 +57,9 @@ struct PodSpec {
 struct Pod {
   ObjectRef ref;
   PodSpec spec;
+  // metadata.annotations (for a template: spec.template.metadata.annotations, which is what the pod gets).
+  // Kata reads io.katacontainers.* ones that containerd forwards to the sandbox.
+  std::map<std::string, std::string, std::less<>> annotations;
 };
 
 // node.k8s.io/v1 RuntimeClass: the CRI handler a pod's runtimeClassName maps to, and overhead.podFixed.

@@ -32,6 +32,9 @@ struct Profile {
   uint32_t max_memory_mib = 0;            // [hypervisor] default_maxmemory (0 = no cap known)
   uint32_t memory_block_mib = 128;        // dynamic mode: guest memory hot-plug granularity
   bool sandbox_cgroup_only = true;        // [runtime] sandbox_cgroup_only
+  // [hypervisor.*] enable_annotations: regular expressions matched against the suffix of a pod's
+  // io.katacontainers.config.hypervisor.<suffix> annotations; only those may change the UVM.
+  std::vector<std::string> enabled_annotations;
 };
 
 // The six built-in profiles of SIZING.md §4, in table order.
