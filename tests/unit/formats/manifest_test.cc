@@ -492,8 +492,11 @@ TEST(Manifest, HostileNestingIsAnErrorNotACrash) {
     for (int i = 0; i < depth; ++i) dashes += "- ";
     (void)ParseManifest(dashes + "x\n");
   }
-  EXPECT_THAT(ParseManifest(std::string(100000, '[')).error().message,
+  EXPECT_THAT(ParseManifest("a: " + std::string(100000, '[')).error().message,
               StartsWith("document 1: YAML nested more than 499 levels deep at line 1, column "));
+  // Input starting with `[` or `{` is JSON, with the same bound.
+  EXPECT_EQ(ParseManifest(std::string(100000, '[')).error().message,
+            "document 1: JSON error at line 1, column 501: nested more than 499 levels deep");
 }
 
 TEST(Manifest, AliasBombsAreBounded) {
