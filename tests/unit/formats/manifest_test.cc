@@ -475,6 +475,344 @@ TEST(Manifest, YamlSyntaxErrorsHaveLineAndColumn) {
   EXPECT_THAT(ErrorOf("a: *nowhere\n"), StartsWith("document 1: YAML syntax error at line 1, column 4: "));
 }
 
+TEST(Manifest, PodAnnotationsComeFromThePodOrItsTemplate) {
+  auto m = MustParse(R"(
+kind: Pod
+metadata:
+  name: p
+  annotations:
+    io.katacontainers.config.hypervisor.default_vcpus: "4"
+    empty:
+    note: plain text
+spec:
+  nodeName: node-7
+  containers: [{name: c}]
+---
+kind: Deployment
+metadata:
+  name: d
+  annotations: {deployment.kubernetes.io/revision: "3"}
+spec:
+  template:
+    metadata:
+      annotations: {io.katacontainers.config.hypervisor.default_memory: "4096"}
+    spec:
+      nodeName: pinned
+      containers: [{name: c}]
+---
+kind: CronJob
+metadata: {name: cj}
+spec:
+  jobTemplate:
+    spec:
+      template:
+        metadata: {annotations: {a: b}}
+        spec: {containers: [{name: c}]}
+)");
+  ASSERT_EQ(m.pods.size(), 3u);
+  using Annotations = std::map<std::string, std::string, std::less<>>;
+  EXPECT_EQ(m.pods[0].annotations, (Annotations{{"io.katacontainers.config.hypervisor.default_vcpus", "4"},
+                                                {"empty", ""},
+                                                {"note", "plain text"}}));
+  EXPECT_EQ(m.pods[0].ref.node_name, "node-7");
+  // The Deployment's own annotations are not the pod's; a template's nodeName is not where a pod runs.
+  EXPECT_EQ(m.pods[1].annotations,
+            (Annotations{{"io.katacontainers.config.hypervisor.default_memory", "4096"}}));
+  EXPECT_EQ(m.pods[1].ref.node_name, "");
+  EXPECT_EQ(m.pods[2].annotations, (Annotations{{"a", "b"}}));
+}
+
+TEST(Manifest, AnnotationValuesMustBeStrings) {
+  auto pod = [](std::string_view annotations) {
+    return fmt::format(
+        "kind: Pod\nmetadata:\n  name: p\n  annotations: {}\nspec: {{containers: [{{name: c}}]}}\n",
+        annotations);
+  };
+  EXPECT_EQ(
+      ErrorOf(pod("{io.katacontainers.config.hypervisor.default_vcpus: 4}")),
+      "document 1 (Pod default/p): "
+      "metadata.annotations[\"io.katacontainers.config.hypervisor.default_vcpus\"]: "
+      "must be a string, got the bare \"4\" (YAML reads it as a number or a boolean, which the API refuses): "
+      "quote it");
+  for (const char* v : {"true", "yes", "off", "1.5", "0x1f", "-3", "1e3", ".inf"}) {
+    SCOPED_TRACE(v);
+    EXPECT_THAT(ErrorOf(pod(fmt::format("{{a: {}}}", v))),
+                HasSubstr("metadata.annotations[\"a\"]: must be a string"));
+  }
+  EXPECT_EQ(ErrorOf(pod("{a: [1]}")),
+            "document 1 (Pod default/p): metadata.annotations[\"a\"]: must be a string, got a list");
+  EXPECT_EQ(ErrorOf(pod("[a]")),
+            "document 1 (Pod default/p): metadata.annotations: must be a map, got a list");
+  EXPECT_THAT(ErrorOf(pod("{a: x, a: z}")), HasSubstr("metadata.annotations[\"a\"]: duplicate key"));
+  // Plain words, versions and quoted numbers are strings.
+  auto m = MustParse(pod("{a: 1.2.3, b: \"4\", c: v1, d: 10Gi, e: '0x10'}"));
+  EXPECT_EQ(m.pods[0].annotations.at("a"), "1.2.3");
+  EXPECT_EQ(m.pods[0].annotations.at("b"), "4");
+  EXPECT_EQ(m.pods[0].annotations.at("d"), "10Gi");
+  // The API's 256 KiB bound on all annotations together (keys and values).
+  EXPECT_TRUE(ParseManifest(pod(fmt::format("{{a: {}}}", std::string(262143, 'x')))).ok());
+  EXPECT_EQ(ErrorOf(pod(fmt::format("{{a: {}, b: x}}", std::string(262143, 'x')))),
+            "document 1 (Pod default/p): metadata.annotations: more than 262144 bytes in total (the API's "
+            "limit for "
+            "annotations)");
+}
+
+// go-yaml v2 (gopkg.in/yaml.v2 2.4.0, decode.go, decoder.mapping and decoder.merge; checked with a Go
+// program): a key written after `<<` wins, and earlier maps of a merge list win over later ones.
+TEST(Manifest, MergeKeysAsGoYamlAppliesThem) {
+  auto m = MustParse(R"(
+kind: List
+defaults: &limits {cpu: 500m, memory: 512Mi}
+small: &small {memory: 128Mi}
+items:
+- kind: Pod
+  metadata: {name: a}
+  spec:
+    containers:
+    - name: c
+      resources:
+        limits:
+          <<: *limits
+          memory: 1Gi
+- kind: Pod
+  metadata: {name: b}
+  spec:
+    containers:
+    - name: c
+      resources:
+        limits:
+          <<: [*small, *limits]
+- kind: Pod
+  metadata: {name: c}
+  spec:
+    containers:
+    - name: c
+      resources:
+        limits: {<<: {cpu: "2"}}
+        requests:
+          "<<": {cpu: "9"}
+)");
+  ASSERT_EQ(m.pods.size(), 3u);
+  const auto& a = m.pods[0].spec.containers[0].resources.limits;
+  EXPECT_EQ(Milli(a.cpu), 500);
+  EXPECT_EQ(Bytes(a.memory), int64_t{1} << 30);  // explicit, not "duplicate key"
+  const auto& b = m.pods[1].spec.containers[0].resources.limits;
+  EXPECT_EQ(Bytes(b.memory), 128 * 1048576);  // the earlier map of the list
+  EXPECT_EQ(Milli(b.cpu), 500);
+  EXPECT_EQ(Milli(m.pods[2].spec.containers[0].resources.limits.cpu), 2000);
+  // A quoted "<<" is an ordinary key.
+  EXPECT_FALSE(m.pods[2].spec.containers[0].resources.requests.cpu.has_value());
+}
+
+TEST(Manifest, MergeKeysKubectlAndTheSpecDisagreeOnAreRefused) {
+  const std::string head =
+      "kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    resources:\n";
+  EXPECT_EQ(
+      ErrorOf(head + "      limits:\n        memory: 1Gi\n        <<: {memory: 2Gi}\n"),
+      "document 1: YAML syntax error at line 8, column 9: key \"memory\" is set before the `<<` merge at "
+      "line 9 "
+      "that sets it too: kubectl (go-yaml) keeps the merged value, the YAML merge spec the explicit one; put "
+      "`<<` first");
+  EXPECT_EQ(
+      ErrorOf(head + "      limits:\n        <<: [1]\n"),
+      "document 1: YAML syntax error at line 8, column 14: map merge requires a map or a list of maps as the "
+      "value of `<<`");
+  EXPECT_THAT(ErrorOf(head + "      limits:\n        <<: {cpu: 1}\n        <<: {memory: 1Gi}\n"),
+              HasSubstr("line 9, column 9: a second `<<` merge key in one map"));
+  // Explicit duplicates stay errors.
+  EXPECT_THAT(
+      ErrorOf(head + "      limits:\n        <<: {cpu: 1}\n        memory: 1Gi\n        memory: 2Gi\n"),
+      HasSubstr("resources.limits.memory: duplicate key (line 10)"));
+}
+
+// yaml-cpp 0.7 accepts both and loses values; go-yaml refuses them (scannerc.go: "could not find expected
+// ':'" in yaml_simple_key_is_valid, "found unexpected end of stream" in yaml_parser_scan_flow_scalar).
+TEST(Manifest, YamlThatKubectlRefusesButYamlCppAcceptsIsRefused) {
+  EXPECT_EQ(ErrorOf("kind: Pod\nspec: {containers: [{name: c}]}\nmetadata:\n  name: p\n  labels\n"),
+            "document 1: YAML syntax error at line 5, column 3: could not find expected ':' after \"labels\" "
+            "(a line "
+            "without `:` inside a map; kubectl refuses it too)");
+  EXPECT_THAT(ErrorOf("kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    resources\n"),
+              HasSubstr("line 6, column 5: could not find expected ':' after \"resources\""));
+  EXPECT_EQ(
+      ErrorOf("kind: Pod\nmetadata: {name: \"p}\n"),
+      "document 1: YAML syntax error at line 2, column 18: found unexpected end of stream while scanning a "
+      "quoted scalar (its closing quote is missing)");
+  EXPECT_THAT(ErrorOf("kind: Pod\nmetadata:\n  name: 'p\nspec: {containers: [{name: c}]}\n"),
+              HasSubstr("line 3, column 9: found unexpected end of stream while scanning a quoted scalar"));
+  // What both accept still parses: a key with an empty value, at the end and before a dedent, `''` and
+  // `\"` inside quotes, block scalars, explicit keys.
+  auto m = MustParse(
+      "kind: Pod\nmetadata:\n  name: 'it''s'\n  labels:\n  annotations:\n    a: \"x\\\"y\"\n    b: |\n      "
+      "text\n"
+      "    ? c\nspec: {containers: [{name: c}]}\nstatus:");
+  ASSERT_EQ(m.pods.size(), 1u);
+  EXPECT_EQ(m.pods[0].ref.name, "it's");
+  EXPECT_EQ(m.pods[0].annotations.at("a"), "x\"y");
+  EXPECT_EQ(m.pods[0].annotations.at("c"), "");
+}
+
+constexpr const char* kRuntimeClassList = R"(apiVersion: v1
+items:
+- apiVersion: node.k8s.io/v1
+  handler: kata
+  kind: RuntimeClass
+  metadata:
+    name: kata-vm-isolation
+  overhead:
+    podFixed: {cpu: 250m, memory: 600Mi}
+kind: List
+metadata:
+  resourceVersion: ""
+)";
+
+TEST(Manifest, ConcatenatedFilesWithoutSeparatorsAreSeparateObjects) {
+  // `kubectl get runtimeclass -o yaml | cat - deploy.yaml`
+  auto m = MustParse(std::string(kRuntimeClassList) +
+                     "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n"
+                     "    spec:\n      runtimeClassName: kata-vm-isolation\n      containers: [{name: c}]\n");
+  ASSERT_EQ(m.runtime_classes.size(), 1u);
+  ASSERT_EQ(m.pods.size(), 1u);
+  EXPECT_EQ(m.pods[0].ref.name, "web");
+  EXPECT_EQ(m.pods[0].ref.document, 2);
+  ASSERT_EQ(m.warnings.size(), 1u);
+  EXPECT_EQ(
+      m.warnings[0],
+      "document 2: a new object starts at line 13: key \"apiVersion\" repeats at the top level of document 1 "
+      "without a `---` between them (files concatenated?)");
+  // `cat a.yaml b.yaml c.yaml`, and a later real document is numbered after them.
+  const std::string pod =
+      "apiVersion: v1\nkind: Pod\nmetadata: {{name: {}}}\nspec: {{containers: [{{name: c}}]}}\n";
+  m = MustParse(fmt::format(fmt::runtime(pod), "a") + fmt::format(fmt::runtime(pod), "b") +
+                fmt::format(fmt::runtime(pod), "c") + "---\n" + fmt::format(fmt::runtime(pod), "d"));
+  ASSERT_EQ(m.pods.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(m.pods[i].ref.document, i + 1);
+  EXPECT_EQ(m.warnings.size(), 2u);
+  // An error in such an object says where it began.
+  EXPECT_EQ(
+      ErrorOf(fmt::format(fmt::runtime(pod), "a") + "kind: Pod\nmetadata: {name: b}\n"),
+      "document 2 (Pod default/b): spec: missing (document 2 began at line 5, where key \"kind\" repeats at "
+      "the top level of document 1; separate objects with `---`)");
+  // Only the root map of a document splits: anywhere else a repeated key stays an error, and so does one in
+  // a flow (JSON-style) root map.
+  EXPECT_THAT(ErrorOf("kind: Pod\nmetadata:\n  name: a\n  name: b\nspec: {containers: [{name: c}]}\n"),
+              HasSubstr("metadata.name: duplicate key (line 4)"));
+  EXPECT_THAT(ErrorOf("{kind: Pod, kind: Pod}\n"), HasSubstr("JSON"));
+  EXPECT_THAT(ErrorOf("x: {kind: Pod, kind: Pod}\nkind: Pod\n"), HasSubstr("document 1"));
+}
+
+TEST(Manifest, ListItemsAreStreamedAndTheListKindMayComeLast) {
+  // More items than the node bound holds at once: each is read and freed as it completes.
+  std::string list = "apiVersion: v1\nitems:\n";
+  const int kPods = 60000;
+  for (int i = 0; i < kPods; ++i) {
+    list += fmt::format(
+        "- apiVersion: v1\n  kind: Pod\n  metadata: {{name: p{}, namespace: ns, labels: {{app: web, tier: "
+        "a}}}}\n"
+        "  spec:\n    nodeName: n{}\n    containers:\n    - name: c\n      image: nginx\n"
+        "      resources: {{limits: {{cpu: 500m, memory: 1Gi}}, requests: {{cpu: 100m}}}}\n",
+        i, i % 7);
+  }
+  list += "kind: List\nmetadata: {resourceVersion: \"\"}\n";
+  auto m = MustParse(list);
+  ASSERT_EQ(m.pods.size(), size_t{kPods});
+  EXPECT_EQ(m.pods[kPods - 1].ref.name, fmt::format("p{}", kPods - 1));
+  EXPECT_EQ(m.pods[kPods - 1].ref.node_name, fmt::format("n{}", (kPods - 1) % 7));
+  // Items are committed only when the root turns out to be a List.
+  auto not_list = MustParse(
+      "items:\n- kind: Pod\n  metadata: {name: a}\n  spec: {containers: [{name: c}]}\nkind: Thing\n");
+  EXPECT_TRUE(not_list.pods.empty());
+  EXPECT_EQ(not_list.warnings,
+            std::vector<std::string>{"document 1 (Thing default/<unnamed>): kind Thing skipped"});
+  EXPECT_TRUE(ParseManifest("items:\n- kind: Pod\n  metadata: {name: a}\nkind: Thing\n").ok());
+  // A typed list's items without kind wait for the list's kind; errors keep their order and path.
+  auto typed = MustParse(
+      "items:\n- metadata: {name: a}\n  spec: {containers: [{name: c}]}\n- kind: RuntimeClass\n"
+      "  apiVersion: node.k8s.io/v1\n  metadata: {name: k}\n  handler: kata\nkind: PodList\n");
+  ASSERT_EQ(typed.pods.size(), 1u);
+  EXPECT_EQ(typed.pods[0].ref.kind, "Pod");
+  EXPECT_EQ(typed.runtime_classes.size(), 1u);
+  EXPECT_EQ(ErrorOf("items:\n- metadata: {name: a}\n- kind: Pod\n  metadata: {name: b}\nkind: PodList\n"),
+            "document 1 (Pod default/a): items[0].spec: missing");
+  EXPECT_EQ(ErrorOf("items:\n- kind: Pod\n  metadata: {name: a}\n  spec: {containers: [{name: c}]}\n- 3\n"
+                    "kind: List\nmetadata: {name: l}\n"),
+            "document 1 (List default/l): items[1]: must be a map (a Kubernetes object), got \"3\"");
+  // Anchors inside an item stay readable after the item is done.
+  auto anchored = MustParse(
+      "kind: List\nitems:\n- kind: Pod\n  metadata: {name: a}\n  spec:\n    containers:\n    - name: c\n"
+      "      resources: &r {limits: {memory: 1Gi}}\n- kind: Pod\n  metadata: {name: b}\n  spec:\n    "
+      "containers:\n"
+      "    - name: c\n      resources: *r\n");
+  ASSERT_EQ(anchored.pods.size(), 2u);
+  EXPECT_EQ(Bytes(anchored.pods[1].spec.containers[0].resources.limits.memory), int64_t{1} << 30);
+}
+
+TEST(Manifest, JsonIsReadByTheSameRules) {
+  // `kubectl get pods -A -o json` of a live pod: admission set runtimeClassName and overhead.
+  auto m = MustParse(R"({
+    "apiVersion": "v1",
+    "items": [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "annotations": {"io.katacontainers.config.hypervisor.default_vcpus": "2"},
+                "creationTimestamp": "2024-05-01T10:00:00Z",
+                "managedFields": [{"apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}},
+                                   "manager": "kubectl", "operation": "Update"}],
+                "name": "web-7d9c",
+                "namespace": "shop",
+                "ownerReferences": [{"apiVersion": "apps/v1", "controller": true, "kind": "ReplicaSet",
+                                     "name": "web", "uid": "1"}]
+            },
+            "spec": {
+                "containers": [{"name": "app", "resources": {"limits": {"cpu": "500m", "memory": "1Gi"},
+                                "requests": {"cpu": 0.25, "memory": 268435456}}}],
+                "nodeName": "aks-node-1",
+                "overhead": {"cpu": "250m", "memory": "600Mi"},
+                "runtimeClassName": "kata-vm-isolation"
+            },
+            "status": {"phase": "Running", "containerStatuses": [{"name": "app", "ready": true,
+                       "restartCount": 0}]}
+        }
+    ],
+    "kind": "List",
+    "metadata": {"resourceVersion": ""}
+}
+{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "second"}, "spec": {"containers": [{"name": "c"}]}}
+)");
+  ASSERT_EQ(m.pods.size(), 2u);
+  const Pod& p = m.pods[0];
+  EXPECT_EQ(p.ref.kind, "Pod");
+  EXPECT_EQ(p.ref.namespace_, "shop");
+  EXPECT_EQ(p.ref.name, "web-7d9c");
+  EXPECT_EQ(p.ref.node_name, "aks-node-1");
+  EXPECT_EQ(p.spec.runtime_class_name, "kata-vm-isolation");
+  EXPECT_EQ(Bytes(p.spec.overhead.memory), 600 * 1048576);
+  EXPECT_EQ(Milli(p.spec.containers[0].resources.requests.cpu), 250);
+  EXPECT_EQ(Bytes(p.spec.containers[0].resources.requests.memory), 268435456);
+  EXPECT_EQ(p.annotations.at("io.katacontainers.config.hypervisor.default_vcpus"), "2");
+  EXPECT_EQ(m.pods[1].ref.name, "second");
+  EXPECT_EQ(m.pods[1].ref.document, 2);
+
+  EXPECT_EQ(ErrorOf("{\"kind\": \"Pod\",\n \"kind\": \"Pod\"}"), "document 1: kind: duplicate key (line 2)");
+  EXPECT_EQ(ErrorOf("{\"kind\": \"Pod\", \"metadata\": {\"name\": \"p\", \"annotations\": {\"a\": true}},"
+                    " \"spec\": {\"containers\": [{\"name\": \"c\"}]}}"),
+            "document 1 (Pod default/p): metadata.annotations[\"a\"]: must be a string, got the bare "
+            "\"true\" (YAML "
+            "reads it as a number or a boolean, which the API refuses): quote it");
+  EXPECT_EQ(
+      ErrorOf("{\"kind\": \"Pod\", \"metadata\": {\"name\": \"p\"}, \"spec\": {\"containers\": [{\"name\": "
+              "\"c\", \"resources\": {\"limits\": {\"cpu\": -1}}}]}}"),
+      "document 1 (Pod default/p): spec.containers[0].resources.limits.cpu: must not be negative, got "
+      "\"-1\"");
+  EXPECT_THAT(
+      ErrorOf("{\"kind\": \"Pod\",\n  \"spec\": }"),
+      StartsWith("document 1: JSON parse error at line 2, column 11: syntax error while parsing value"));
+  EXPECT_THAT(ErrorOf("{\"kind\": \"Pod\""), StartsWith("document 1: JSON parse error at line 1, column "));
+  EXPECT_EQ(ErrorOf("[1]"), "document 1: must be a map (a Kubernetes object), got a list");
+}
+
 TEST(Manifest, HostileNestingIsAnErrorNotACrash) {
   for (int depth : {100, 1999, 2000, 5000, 100000}) {
     SCOPED_TRACE(depth);
