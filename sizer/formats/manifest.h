@@ -1,5 +1,5 @@
-// Kubernetes manifests (YAML, several documents, `List`s) -> pods and RuntimeClasses. Takes text, never
-// opens a file: the caller reads the file or stdin and prefixes its name to error messages.
+// Kubernetes manifests (YAML or JSON, several documents, `List`s) -> pods and RuntimeClasses. Takes text,
+// never opens a file: the caller reads the file or stdin and prefixes its name to error messages.
 #pragma once
 
 #include <string>
@@ -21,14 +21,22 @@ struct Manifest {
   std::vector<std::string> warnings;
 };
 
-// Parses every document of `yaml_text`. Quantities may be strings or bare numbers. On the first error the
-// result is an error, nothing partial: `document 2 (Deployment default/web):
+// Parses every document of `text`: YAML, or JSON when the first non-space byte is `{` or `[` (as kubectl
+// sniffs it; each JSON value is a document). Both feed one reader, so every rule below holds for both.
+// Quantities may be strings or bare numbers. On the first error the result is an error, nothing
+// partial: `document 2 (Deployment default/web):
 // spec.template.spec.containers[0].resources.limits.memory: invalid quantity "1.5.5Gi": <reason>`.
-// Typed lists (PodList, DeploymentList, ...) and ReplicationController are read too. Refused, with a
-// message: negative resources, CPU quantities whose millicores overflow int64, duplicate keys, a pod
-// without containers, bare numbers YAML 1.1 reads differently from the quantity grammar (`010`, `0x10`,
-// `1_000`), YAML nested over 499 levels, more than 2^21 YAML nodes, Lists nested over 8 deep, and alias
-// expansions far larger than the input. Never throws.
-Result<Manifest> ParseManifest(std::string_view yaml_text);
+// Typed lists (PodList, DeploymentList, ...) and ReplicationController are read too. Pods carry their
+// (template's) metadata.annotations and, for live Pods, spec.nodeName. YAML merge keys (`<<`) apply as in
+// go-yaml v2. A repeated top-level key of a document's root block map starts a new object (files
+// concatenated without `---`), with a warning. Refused, with a message: negative resources, CPU
+// quantities whose millicores overflow int64, duplicate keys, non-string annotation values or more than
+// 256 KiB of annotations, a pod without containers, bare numbers YAML 1.1 reads differently from the
+// quantity grammar (`010`, `0x10`, `1_000`), what go-yaml refuses and yaml-cpp would accept (a line
+// without `:` in a map, an unterminated quoted scalar), YAML or JSON nested over 499 levels, more than
+// 2^21 nodes in one document or one item of a List (items of a root `items` list are read and freed one
+// by one), map keys over 64 KiB, input over 256 MiB, Lists nested over 8 deep, and alias expansions far
+// larger than the input. Never throws.
+Result<Manifest> ParseManifest(std::string_view text);
 
 }  // namespace uvm::sizer::formats
