@@ -702,22 +702,38 @@ TEST(Manifest, ConcatenatedFilesWithoutSeparatorsAreSeparateObjects) {
 }
 
 TEST(Manifest, ListItemsAreStreamedAndTheListKindMayComeLast) {
-  // More items than the node bound holds at once: each is read and freed as it completes.
-  std::string list = "apiVersion: v1\nitems:\n";
-  const int kPods = 60000;
+  // More nodes than the bound of 2^21 held at once (25,000 items of 90 nodes): each item is read and freed
+  // as it completes. JSON, because it parses fast; YAML goes through the same tree builder.
+  std::string list = "{\"apiVersion\": \"v1\", \"items\": [";
+  const int kPods = 25000;
+  std::string ports = "[0";
+  for (int i = 0; i < 80; ++i) ports += ",0";
+  ports += "]";
   for (int i = 0; i < kPods; ++i) {
     list += fmt::format(
-        "- apiVersion: v1\n  kind: Pod\n  metadata: {{name: p{}, namespace: ns, labels: {{app: web, tier: "
-        "a}}}}\n"
-        "  spec:\n    nodeName: n{}\n    containers:\n    - name: c\n      image: nginx\n"
-        "      resources: {{limits: {{cpu: 500m, memory: 1Gi}}, requests: {{cpu: 100m}}}}\n",
-        i, i % 7);
+        "{}{{\"kind\": \"Pod\", \"metadata\": {{\"name\": \"p{}\"}}, \"spec\": {{\"nodeName\": \"n{}\", "
+        "\"containers\": [{{\"name\": \"c\", \"ports\": {}}}]}}}}",
+        i ? "," : "", i, i % 7, ports);
   }
-  list += "kind: List\nmetadata: {resourceVersion: \"\"}\n";
+  list += "], \"kind\": \"List\", \"metadata\": {\"resourceVersion\": \"\"}}";
   auto m = MustParse(list);
   ASSERT_EQ(m.pods.size(), size_t{kPods});
   EXPECT_EQ(m.pods[kPods - 1].ref.name, fmt::format("p{}", kPods - 1));
   EXPECT_EQ(m.pods[kPods - 1].ref.node_name, fmt::format("n{}", (kPods - 1) % 7));
+  // The same in YAML, smaller, with the List's kind after its items as kubectl prints it.
+  std::string yaml = "apiVersion: v1\nitems:\n";
+  for (int i = 0; i < 2000; ++i) {
+    yaml += fmt::format(
+        "- apiVersion: v1\n  kind: Pod\n  metadata: {{name: p{}, namespace: ns}}\n  spec:\n    nodeName: "
+        "n{}\n"
+        "    containers:\n    - name: c\n      resources: {{limits: {{cpu: 500m, memory: 1Gi}}}}\n",
+        i, i % 7);
+  }
+  yaml += "kind: List\nmetadata: {resourceVersion: \"\"}\n";
+  auto y = MustParse(yaml);
+  ASSERT_EQ(y.pods.size(), 2000u);
+  EXPECT_EQ(y.pods[1999].ref.node_name, "n4");
+  EXPECT_EQ(Bytes(y.pods[1999].spec.containers[0].resources.limits.memory), int64_t{1} << 30);
   // Items are committed only when the root turns out to be a List.
   auto not_list = MustParse(
       "items:\n- kind: Pod\n  metadata: {name: a}\n  spec: {containers: [{name: c}]}\nkind: Thing\n");
