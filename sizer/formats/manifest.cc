@@ -638,7 +638,14 @@ class TreeBuilder final : public YAML::EventHandler {
     ResetDocument();
   }
 
-  void OnDocumentStart(const YAML::Mark&) override {}
+  // yaml-cpp 0.7 reads some inputs (`,{` and a tab) as endless empty documents that all start at the same
+  // place; go-yaml says "did not find expected node content" there (parserc.go, yaml_parser_parse_node).
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (last_document_start_ && *last_document_start_ == mark.pos) {
+      throw Stop{SyntaxError(mark, "did not find expected node content")};
+    }
+    last_document_start_ = mark.pos;
+  }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     BeforeNode(mark, nullptr);
@@ -1021,6 +1028,7 @@ class TreeBuilder final : public YAML::EventHandler {
   std::string_view text_;
   size_t text_offset_ = 0;
   int document_ = 0;
+  std::optional<int> last_document_start_;
   Split split_;
   std::vector<YNode*> stack_;
   std::vector<std::unique_ptr<Arena>> arenas_;
@@ -1138,10 +1146,15 @@ class JsonEvents final : public nlohmann::json::json_sax_t {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception& e) override {
-    // "[json.exception.parse_error.101] parse error at line 3, column 7: syntax error while parsing ..."
+    // "[json.exception.parse_error.101] parse error at line 3, column 7: syntax error while parsing ...":
+    // nlohmann counts lines from where this value began; the cursor counts them from the input's start.
     std::string_view what = e.what();
-    if (auto at = what.find("] "); at != std::string_view::npos) what.remove_prefix(at + 2);
-    error_ = InvalidInput(fmt::format("document {}: JSON {}", b_.document(), Plain(what, 300)));
+    if (auto at = what.find(": "); at != std::string_view::npos && what.find("parse error") < at) {
+      what.remove_prefix(at + 2);
+    }
+    const YAML::Mark mark = c_.Mark();
+    error_ = InvalidInput(fmt::format("document {}: JSON parse error at line {}, column {}: {}",
+                                      b_.document(), mark.line + 1, mark.column, Plain(what, 300)));
     return false;
   }
 

@@ -1,5 +1,7 @@
 #include "sizer/formats/manifest.h"
 
+#include <sys/mman.h>
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -7,6 +9,8 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "base/error_codes.h"
 
 namespace uvm::sizer::formats {
 namespace {
@@ -473,6 +477,12 @@ TEST(Manifest, YamlSyntaxErrorsHaveLineAndColumn) {
   EXPECT_THAT(ErrorOf("kind: Pod\n  bad: indent\n"),
               StartsWith("document 1: YAML syntax error at line 2, column "));
   EXPECT_THAT(ErrorOf("a: *nowhere\n"), StartsWith("document 1: YAML syntax error at line 1, column 4: "));
+  // yaml-cpp alone would loop forever on these, one empty document after another (found by fuzz_manifest).
+  for (const char* text : {",{\t", ",{ ", ",["}) {
+    SCOPED_TRACE(text);
+    EXPECT_THAT(ErrorOf(text),
+                HasSubstr("YAML syntax error at line 1, column 1: did not find expected node content"));
+  }
 }
 
 TEST(Manifest, PodAnnotationsComeFromThePodOrItsTemplate) {
@@ -827,6 +837,24 @@ TEST(Manifest, JsonIsReadByTheSameRules) {
       StartsWith("document 1: JSON parse error at line 2, column 11: syntax error while parsing value"));
   EXPECT_THAT(ErrorOf("{\"kind\": \"Pod\""), StartsWith("document 1: JSON parse error at line 1, column "));
   EXPECT_EQ(ErrorOf("[1]"), "document 1: must be a map (a Kubernetes object), got a list");
+  // Lines count from the start of the input, not of the value in error.
+  EXPECT_THAT(
+      ErrorOf("{\"kind\": \"Pod\", \"metadata\": {\"name\": \"a\"}, \"spec\": {\"containers\": "
+              "[{\"name\": \"c\"}]}}\n\n{\"kind\":\n tru}"),
+      StartsWith("document 2: JSON parse error at line 4, column 5: syntax error while parsing value - "
+                 "invalid literal"));
+}
+
+TEST(Manifest, InputOverTheCapIsRefusedAtOnce) {
+  // 1 GiB of never-touched zero pages: the size alone refuses it, without reading a byte.
+  const size_t size = size_t{1} << 30;
+  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  auto r = ParseManifest(std::string_view(static_cast<const char*>(p), size));
+  munmap(p, size);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "the input is 1073741824 bytes; at most 268435456 are read");
+  EXPECT_EQ(r.error().code, ErrorCode::kResourceExhausted);
 }
 
 TEST(Manifest, HostileNestingIsAnErrorNotACrash) {
