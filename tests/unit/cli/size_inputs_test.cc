@@ -245,8 +245,9 @@ TEST_P(CliLivePods, SizedAsTheyRunFromTheirAdmittedOverhead) {
 TEST_P(CliLivePods, ShowEachPodsNodeInJsonCsvAndText) {
   auto r = Cli({"size", Fixture(GetParam()), "-o", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = Json(r);
   std::map<std::string, json> by_name;
-  for (const auto& p : Json(r)["pods"]) by_name[p["name"].get<std::string>()] = p;
+  for (const auto& p : j["pods"]) by_name[p["name"].get<std::string>()] = p;
   EXPECT_EQ(by_name["web-7d4b9c8f6d-x2kqp"]["node"], "aks-kata-12345678-vmss000000");
   EXPECT_EQ(by_name["checkout-0"]["node"], "aks-katacc-87654321-vmss000001");
   EXPECT_TRUE(by_name["batch-7d4b9c8f6d-p9w4t"]["node"].is_null());  // Pending: not scheduled yet
