@@ -143,6 +143,13 @@ Result<std::string> ReadInput(const std::string& path, size_t max_bytes) {
       return SysError(err, fmt::format("{}: read failed: {}", name, std::strerror(err)));
     }
     if (n == 0) break;
+    // Grow by doubling as append would, but straight to the cap once doubling would reach it: a pipe at
+    // the limit must not cost twice the limit in memory.
+    size_t needed = text.size() + static_cast<size_t>(n);
+    if (needed > text.capacity()) {
+      size_t grown = std::max(needed, 2 * text.capacity());
+      text.reserve(grown >= max_bytes ? max_bytes + 1 : grown);
+    }
     text.append(chunk.data(), static_cast<size_t>(n));
   }
   if (text.size() > max_bytes) return too_big();
