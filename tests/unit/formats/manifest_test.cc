@@ -845,6 +845,71 @@ TEST(Manifest, JsonIsReadByTheSameRules) {
                  "invalid literal"));
 }
 
+TEST(Manifest, LivePodsAsKubectlPrintsThemInYaml) {
+  // `kubectl get pods -A -o yaml`: kind List after items, managedFields keys such as `f:metadata` and
+  // `k:{"uid":"..."}`, status, admission's runtimeClassName and overhead, nodeName.
+  auto m = MustParse(R"(apiVersion: v1
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    annotations:
+      io.katacontainers.config.hypervisor.default_memory: "4096"
+    creationTimestamp: "2024-05-01T10:00:00Z"
+    generateName: web-7d9c-
+    managedFields:
+    - apiVersion: v1
+      fieldsType: FieldsV1
+      fieldsV1:
+        f:metadata:
+          f:ownerReferences:
+            .: {}
+            k:{"uid":"5e6f"}: {}
+      manager: kube-controller-manager
+      operation: Update
+    name: web-7d9c-x2x4
+    namespace: shop
+    ownerReferences:
+    - apiVersion: apps/v1
+      controller: true
+      kind: ReplicaSet
+      name: web-7d9c
+      uid: 5e6f
+  spec:
+    containers:
+    - image: nginx
+      name: app
+      resources:
+        limits:
+          cpu: 500m
+          memory: 1Gi
+    nodeName: aks-nodepool1-0
+    overhead:
+      cpu: 250m
+      memory: 600Mi
+    runtimeClassName: kata-vm-isolation
+  status:
+    conditions:
+    - lastProbeTime: null
+      status: "True"
+      type: Ready
+    phase: Running
+kind: List
+metadata:
+  resourceVersion: ""
+)");
+  ASSERT_EQ(m.pods.size(), 1u);
+  const Pod& p = m.pods[0];
+  EXPECT_EQ(p.ref.kind, "Pod");
+  EXPECT_EQ(p.ref.namespace_, "shop");
+  EXPECT_EQ(p.ref.name, "web-7d9c-x2x4");
+  EXPECT_EQ(p.ref.node_name, "aks-nodepool1-0");
+  EXPECT_EQ(p.spec.runtime_class_name, "kata-vm-isolation");
+  EXPECT_EQ(Milli(p.spec.overhead.cpu), 250);
+  EXPECT_EQ(p.annotations.at("io.katacontainers.config.hypervisor.default_memory"), "4096");
+  EXPECT_TRUE(m.warnings.empty());
+}
+
 TEST(Manifest, InputOverTheCapIsRefusedAtOnce) {
   // 1 GiB of never-touched zero pages: the size alone refuses it, without reading a byte.
   const size_t size = size_t{1} << 30;
