@@ -126,6 +126,12 @@ Result<PodSizing> SizePod(const Pod& pod, const SizingContext& ctx) {
                     pod.spec.overhead.memory->String(), choice.runtime_class->name, fixed->memory->String()));
   }
 
+  // The kubelet adds spec.overhead to the pod cgroup's limit with apimachinery's Add and Value(): beyond
+  // int64 that is garbage (Quantity::ValueOverflows), so refuse it rather than size with a clamp.
+  if (spec.overhead.memory && spec.overhead.memory->ValueOverflows()) {
+    return InvalidInput(
+        fmt::format("{}: spec.overhead.memory is too large: above 2^63-1 bytes", Describe(pod.ref)));
+  }
   auto sandbox = SandboxResourcesForPod(spec, ctx.kubelet);
   if (!sandbox) {
     return WithMessage(sandbox.error(), fmt::format("{}: {}", Describe(pod.ref), sandbox.error().message));
