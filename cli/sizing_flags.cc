@@ -9,6 +9,9 @@
 #include "sizer/formats/profiles_toml.h"
 
 namespace uvm::cli {
+namespace {
+constexpr std::string_view kKataConfigProfile = "kata-config";
+}  // namespace
 
 Result<sizer::Quantity> ParseFlagQuantity(std::string_view flag, const std::string& text) {
   auto q = sizer::Quantity::Parse(text);
@@ -29,6 +32,11 @@ void SizingFlags::Register(CLI::App& command) {
                      "the kubelet's --cpu-cfs-quota-period, e.g. 100ms (default 100ms)");
   command.add_flag("--static-cpu-manager", static_cpu_manager,
                    "the node runs the static CPU manager: integer-CPU Guaranteed pods get no CFS quota");
+  command.add_option("--kata-config", kata_config,
+                     "a node's Kata configuration.toml: VM handlers are sized with the profile it implies, "
+                     "including its enable_annotations");
+  command.add_option("--node-cpus", node_cpus,
+                     "the node's CPUs, for Kata's checks of default_vcpus/default_max_vcpus annotations");
 }
 
 Result<sizer::SizingContext> SizingFlags::BuildContext() const {
@@ -64,6 +72,23 @@ Result<sizer::SizingContext> SizingFlags::BuildContext() const {
         return WithMessage(st.error(), fmt::format("{}: [handlers] {}", profiles_file, st.error().message));
     }
     for (const auto& [name, handler] : file->runtime_class_aliases) ctx.runtime_class_aliases[name] = handler;
+  }
+  ctx.host_cpus = node_cpus;
+  if (!kata_config.empty()) {
+    auto text = ReadInput(kata_config);
+    if (!text) return text.error();
+    auto profile = sizer::formats::ProfileFromKataConfig(*text, std::string(kKataConfigProfile), node_cpus);
+    if (!profile) {
+      return WithMessage(profile.error(), fmt::format("{}: {}", kata_config, profile.error().message));
+    }
+    profile->description = fmt::format("derived from {} (--kata-config)", kata_config);
+    ctx.catalog.Put(std::move(*profile));
+    // Every handler that has a profile is a VM handler: the node's Kata file decides all of them.
+    std::vector<std::string> handlers;
+    for (const auto& [handler, name] : ctx.catalog.handlers()) handlers.push_back(handler);
+    for (auto& handler : handlers) {
+      if (auto st = ctx.catalog.MapHandler(std::move(handler), kKataConfigProfile); !st) return st.error();
+    }
   }
   return ctx;
 }

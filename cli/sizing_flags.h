@@ -2,6 +2,7 @@
 // and the kubelet's node settings, turned into one SizingContext.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,11 @@ struct SizingFlags {
   bool cpu_cfs_quota = true;
   std::string cpu_cfs_quota_period;
   bool static_cpu_manager = false;
+  // A node's Kata configuration.toml: every VM handler is sized with the profile derived from it
+  // (ProfileFromKataConfig), including which per-pod annotations it enables.
+  std::string kata_config;
+  // The node's CPUs, for Kata's annotation checks (default_vcpus above it is refused); 0 = unknown.
+  uint32_t node_cpus = 0;
 
   void Register(CLI::App& command);
   // Reads the profiles file and parses the quantities; errors name the flag and value.

@@ -174,7 +174,8 @@ class CriRuntime final : public RuntimePort {
                      .uid = s.uid,
                      .runtime_handler = s.runtime_handler,
                      .ready = s.ready(),
-                     .created_at_ns = s.created_at_ns});
+                     .created_at_ns = s.created_at_ns,
+                     .annotations = s.annotations});
     }
     return out;
   }
@@ -185,6 +186,7 @@ class CriRuntime final : public RuntimePort {
     auto d = (*client)->PodSandboxStatus(summary.id);
     if (!d) return d.error();
     SandboxDetail out{.summary = summary, .cgroup_parent = d->cgroup_parent};
+    if (out.summary.annotations.empty()) out.summary.annotations = d->summary.annotations;
     if (d->resources) out.resources = ToSizer(*d->resources);
     if (d->overhead) out.overhead = ToSizer(*d->overhead);
     return out;

@@ -43,7 +43,8 @@ Result<ReconcileSetup> SetupFrom(const DaemonConfig& config, Logger& log) {
                         .host = config.host_overhead,
                         .mode = config.cgroups.mode,
                         .cgroup_read_interval = config.cgroups.read_interval,
-                        .pressure = config.pressure.model};
+                        .pressure = config.pressure.model,
+                        .host_cpus = HostCpus()};
 }
 
 // What SizePod needs, copied out of the loop's state: gRPC threads read it, SIGHUP replaces it.
@@ -55,6 +56,7 @@ struct SizingSnapshot {
 
 Result<api::SizeResponse> SizeForApi(const SizingSnapshot& snap, const api::SizeRequest& req) {
   sizer::SizingContext ctx{.catalog = snap.catalog, .kubelet = snap.kubelet, .host = snap.host};
+  ctx.host_cpus = HostCpus();
   if (!req.profile.empty()) {
     if (!snap.catalog.Find(req.profile))
       return Error{fmt::format("profile: unknown profile \"{}\"", req.profile)};

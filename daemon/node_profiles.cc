@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "sizer/formats/profiles_toml.h"
+#include "sizer/kata_annotations.h"
 
 namespace uvm::daemon {
 namespace {
@@ -92,6 +93,14 @@ Result<NodeCatalog> BuildNodeCatalog(const DaemonConfig& config, const FileReade
                          .code = ErrorCode::kInvalidInput};
           }
           profile->description = fmt::format("derived from {} (handler {})", path, rt.handler);
+          // Kata sees only the pod annotations containerd forwards: this runtime's pod_annotations.
+          profile->forwarded_annotations = rt.pod_annotations;
+          if (auto st = sizer::ValidateAnnotationPatterns(
+                  *profile, "enable_annotations", fmt::format("runtimes.{}.pod_annotations", rt.handler));
+              !st) {
+            return Error{.message = fmt::format("{}: {}", config.node.containerd_config, st.error().message),
+                         .code = ErrorCode::kInvalidInput};
+          }
           mapping[rt.handler] = profile->name;
           out.notes.push_back(
               fmt::format("handler {}: profile {} derived from {}", rt.handler, profile->name, path));

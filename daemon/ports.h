@@ -27,6 +27,9 @@ struct SandboxSummary {
   std::string runtime_handler;
   bool ready = false;
   int64_t created_at_ns = 0;
+  // The pod's annotations as the kubelet sent them (PodSandboxConfig.annotations): Kata's per-pod
+  // io.katacontainers.* settings are among them (sizer/kata_annotations.h).
+  std::map<std::string, std::string> annotations;
 };
 
 // What PodSandboxStatus(verbose) adds, once per sandbox (and at each full resync).

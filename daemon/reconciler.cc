@@ -1,5 +1,7 @@
 #include "daemon/reconciler.h"
 
+#include "sizer/kata_annotations.h"
+
 #include <fmt/format.h>
 
 #include "metrics/daemon_metrics.h"
@@ -213,9 +215,19 @@ void Reconciler::Size(PodState& pod) {
     // containerd writes no sizing annotations without resources: the runtime sizes a pod without limits.
     pod.notes.push_back("the runtime reported no sandbox resources: sized as a pod without limits");
   }
-  pod.sizing = sizer::SizeSandbox(
-      resources, d.containers, d.overhead ? sizer::DeclaredFromCri(*d.overhead) : sizer::DeclaredOverhead{},
-      *profile, setup_.host);
+  // The sandbox's annotations are the pod's; Kata sees those containerd forwards and applies them before
+  // sizing (sizer/kata_annotations.h). A refusal there is the runtime's refusal of the sandbox.
+  sizer::AnnotatedProfile annotated =
+      sizer::ApplyKataAnnotations(*profile, d.summary.annotations, setup_.host_cpus);
+  for (auto& n : annotated.notes) pod.notes.push_back(std::move(n));
+  if (annotated.refusal) {
+    pod.sizing = {};
+    pod.sizing.kata.refusal = annotated.refusal;
+  } else {
+    pod.sizing = sizer::SizeSandbox(
+        resources, d.containers, d.overhead ? sizer::DeclaredFromCri(*d.overhead) : sizer::DeclaredOverhead{},
+        annotated.profile, setup_.host);
+  }
   for (const auto& n : pod.sizing.kata.notes) pod.notes.push_back(n);
   PodPhase before = pod.phase;
   pod.phase = PodPhase::kSized;
@@ -339,7 +351,12 @@ void Reconciler::Enforce(PodState& pod) {
   // sandbox_cgroup_only=false: Kata puts the VMM (and the guest RAM it touches) in an unconstrained
   // /kata_overhead/<id>; bound it by the host memory the UVM needs. Not there (yet, or runc): nothing to do.
   const sizer::Profile* profile = setup_.catalog.Find(*pod.profile);
-  if (profile && !profile->sandbox_cgroup_only && pod.overhead_bound_bytes.value_or(-1) < memory) {
+  // A pod's io.katacontainers.config.runtime.sandbox_cgroup_only annotation overrides the node's setting
+  // (kata oci/utils.go addRuntimeConfigOverrides; runtime annotations need no enable_annotations).
+  bool cgroup_only =
+      profile && sizer::ApplyKataAnnotations(*profile, pod.summary().annotations, setup_.host_cpus)
+                     .profile.sandbox_cgroup_only;
+  if (profile && !cgroup_only && pod.overhead_bound_bytes.value_or(-1) < memory) {
     auto r = cgroups_->BoundKataOverhead(s.id, memory);
     if (r) {
       pod.overhead_bound_bytes = memory;

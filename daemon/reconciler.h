@@ -52,6 +52,8 @@ struct ReconcileSetup {
   // Pods that are not VM-isolated are read this often (their usage series); VM pods at every tick.
   std::chrono::milliseconds cgroup_read_interval{10000};
   sizer::PressureConfig pressure;
+  // The node's CPUs, for Kata's checks of the default_vcpus / default_max_vcpus annotations (0: unknown).
+  uint32_t host_cpus = 0;
 };
 
 // What the core did, for tests, benchmarks and the idle-wakeup measurements.

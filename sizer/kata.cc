@@ -14,6 +14,28 @@ uint32_t CeilVcpus(float vcpus) {
   return static_cast<uint32_t>(std::ceil(static_cast<double>(vcpus)));
 }
 
+// virtcontainers/hypervisor.go defaultVCPUs and defaultMemSzMiB.
+constexpr float kHypervisorDefaultVcpus = 1;
+constexpr uint32_t kHypervisorDefaultMemoryMib = 2048;
+
+// virtcontainers/hypervisor_config_linux.go validateHypervisorConfig (called by newSandbox, after
+// SandboxConfig has added the workload): `if conf.NumVCPUsF == 0 { conf.NumVCPUsF = defaultVCPUs }`, and
+// likewise a MemorySize of 0 becomes defaultMemSzMiB. Kata's own vCPU-allocation test relies on it: a pod
+// with default_vcpus "0" and no CPU limit sees one CPU (tests/integration/kubernetes/
+// k8s-sandbox-vcpus-allocation.bats).
+void ApplyHypervisorDefaults(float vcpus_f, UvmSize& uvm, std::vector<std::string>& notes) {
+  if (vcpus_f == 0) {
+    uvm.vcpus = static_cast<uint32_t>(kHypervisorDefaultVcpus);
+    notes.push_back("the sandbox adds up to 0 vCPUs: the hypervisor boots with its default of 1");
+  }
+  if (uvm.memory_mib == 0) {
+    uvm.memory_mib = kHypervisorDefaultMemoryMib;
+    notes.push_back(
+        fmt::format("the sandbox adds up to 0 MiB: the hypervisor boots with its default of {} MiB",
+                    kHypervisorDefaultMemoryMib));
+  }
+}
+
 void ApplyCaps(const Profile& profile, UvmSize& uvm, std::vector<std::string>& notes) {
   // [I] The runtime caps vCPUs at default_maxvcpus (itself capped at the host's CPUs) in katautils'
   // defaultMaxVCPUs; a profile without max_vcpus has no known cap.
@@ -64,6 +86,7 @@ KataSizing SizeStatic(const SandboxResources& sandbox, const Profile& profile) {
   uvm.workload_memory_mib = wmem;
   uvm.vcpus = CeilVcpus(profile.base_vcpus + wcpu);  // float32 add, ceil once
   uvm.memory_mib = profile.base_memory_mib + wmem;   // uint32, as MemorySize is
+  ApplyHypervisorDefaults(profile.base_vcpus + wcpu, uvm, out.notes);
   ApplyCaps(profile, uvm, out.notes);
   out.uvm = uvm;
   return out;
@@ -71,32 +94,61 @@ KataSizing SizeStatic(const SandboxResources& sandbox, const Profile& profile) {
 
 KataSizing SizeDynamic(const std::vector<ContainerResources>& containers, const Profile& profile) {
   KataSizing out;
-  // [I] vCPUs: the running set (sidecars and regular containers; plain init containers have exited and
-  // their vCPUs were hot-removed) summed in float32, in creation order.
-  float cpus = profile.base_vcpus;
+  // virtcontainers/sandbox.go updateResources runs at every container's creation; calculateSandboxCPUs
+  // and calculateSandboxMemory skip containers in StateStopped ("Do not hot add again non-running
+  // containers resources"). So while init container i runs, the set is the sidecars declared before it
+  // and i itself (the earlier plain init containers have exited); then the sidecars and the regular
+  // containers, added one by one.
+  //
+  // vCPUs: calculateSandboxCPUs sums float32(quota)/float32(period) from zero in container order, and
+  // only then does updateResources add the base (`sandboxVCPUs += NumVCPUsF`); float32 rounds that order
+  // differently from starting at the base. ResizeVCPUs follows the set down as well as up, so the final
+  // set decides: plain init containers do not count.
   float workload = 0;
   for (const auto& c : containers) {
     if (c.init && !c.sidecar) continue;
-    float w = CpusFromQuota(c.cpu_quota, c.cpu_period);
-    cpus += w;
-    workload += w;
+    workload += CpusFromQuota(c.cpu_quota, c.cpu_period);
   }
-  // Memory is hot-added per container, in blocks, and never removed: the UVM keeps its high-water mark.
+  // A zero base boots one vCPU (validateHypervisorConfig), and updateResources adds the hypervisor's
+  // NumVCPUsF, which that call has set to 1.
+  float base_vcpus = profile.base_vcpus == 0 ? kHypervisorDefaultVcpus : profile.base_vcpus;
+  if (profile.base_vcpus == 0) out.notes.push_back("default_vcpus 0: the hypervisor boots with 1 vCPU");
+  float cpus = workload + base_vcpus;
+  // Memory: Σ running limits in bytes (limits <= 0 count as none), plus the base << 20, then >> 20
+  // (updateResources: `newMemoryMB := uint32(sandboxMemoryByte >> utils.MibToBytesShift)`). The
+  // hypervisor hot-adds the delta in blocks and never removes memory (qemu.go ResizeMemory: "memory hot
+  // unplug is not supported"), so the UVM keeps its high-water mark.
   uint32_t block = profile.memory_block_mib == 0 ? 1 : profile.memory_block_mib;
-  uint64_t current = profile.base_memory_mib;
-  uint64_t needed = profile.base_memory_mib;
-  for (const auto& c : containers) {
-    needed += MibFromBytes(c.memory_limit_in_bytes);
+  uint32_t base_memory_mib =
+      profile.base_memory_mib == 0 ? kHypervisorDefaultMemoryMib : profile.base_memory_mib;
+  uint64_t current = base_memory_mib;
+  uint64_t workload_memory_bytes = 0;
+  auto resize = [&](uint64_t running_bytes) {
+    uint64_t bytes = running_bytes + (static_cast<uint64_t>(base_memory_mib) << 20);
+    uint64_t needed = static_cast<uint32_t>(bytes >> 20);
     if (needed > current) current += (needed - current + block - 1) / block * block;
+  };
+  auto limit_bytes = [](const ContainerResources& c) {
+    return c.memory_limit_in_bytes > 0 ? static_cast<uint64_t>(c.memory_limit_in_bytes) : 0;
+  };
+  // Init containers come first (ContainerResourcesForPod's order), so while a plain init container runs
+  // the running set is the sidecars so far plus itself.
+  for (const auto& c : containers) {
+    if (c.init && !c.sidecar) {
+      resize(workload_memory_bytes + limit_bytes(c));
+      continue;
+    }
+    workload_memory_bytes += limit_bytes(c);
+    resize(workload_memory_bytes);
   }
   UvmSize uvm;
   uvm.workload_vcpus = workload;
-  uvm.workload_memory_mib = static_cast<uint32_t>(needed - profile.base_memory_mib);
+  uvm.workload_memory_mib = static_cast<uint32_t>(workload_memory_bytes >> 20);
   uvm.vcpus = CeilVcpus(cpus);
   uvm.memory_mib = static_cast<uint32_t>(current);
   out.notes.push_back(
       fmt::format("dynamic sizing: boots with {} MiB and hot-adds container limits in {} MiB blocks",
-                  profile.base_memory_mib, block));
+                  base_memory_mib, block));
   ApplyCaps(profile, uvm, out.notes);
   out.uvm = uvm;
   return out;

@@ -172,6 +172,17 @@ Result<SandboxResources> SandboxResourcesForPod(const PodSpec& spec, const Kubel
                       q == &agg.cpu_limit ? "limit" : "request", (*q)->String()));
     }
   }
+  // Memory: apimachinery's Value() of a quantity beyond int64 (a decimal "1e19", a 20-digit number, a sum
+  // that overflowed) is garbage (0 or the low 64 bits; see Quantity::ValueOverflows), and the kubelet
+  // passes it on unchecked (kuberuntime calculateLinuxResources: `memLimit = memory.Value()`). No
+  // well-defined result to emulate: refuse (SIZING.md §6).
+  for (const auto* q : {&agg.memory_limit, &agg.memory_request}) {
+    if (*q && (*q)->ValueOverflows()) {
+      return InvalidInput(fmt::format(
+          "pod memory {} is too large: above 2^63-1 bytes, where the kubelet's arithmetic overflows",
+          q == &agg.memory_limit ? "limit" : "request"));
+    }
+  }
   SandboxResources res;
   // kuberuntime calculateLinuxResources: shares from the request, or from the limit when no request.
   res.cpu_shares =
@@ -206,23 +217,48 @@ std::vector<ContainerResources> ContainerResourcesForPod(const PodSpec& spec, co
 
 PodCgroupLimits PodCgroupLimitsForPod(const PodSpec& spec, const KubeletOptions& options) {
   PodAggregate agg = AggregatePod(spec);
-  // PodLimits/PodRequests add spec.overhead to the resources that are present.
-  auto with_overhead = [](OptQ q, const OptQ& overhead) {
-    if (q && overhead) *q += *overhead;
-    return q;
-  };
-  OptQ cpu_limit = with_overhead(agg.cpu_limit, spec.overhead.cpu);
-  OptQ memory_limit = with_overhead(agg.memory_limit, spec.overhead.memory);
-  OptQ cpu_request = with_overhead(agg.cpu_request, spec.overhead.cpu);
+  // component-helpers resource/helpers.go: PodLimits adds spec.overhead only to limits that are present
+  // and non-zero (`if value, ok := limits[name]; ok && !value.IsZero()`); PodRequests adds it with
+  // addResourceList, which creates the entry when absent, so a pod without CPU requests still gets the
+  // overhead's shares.
+  OptQ cpu_limit = agg.cpu_limit;
+  OptQ memory_limit = agg.memory_limit;
+  if (PositiveQuantity(cpu_limit) && spec.overhead.cpu) *cpu_limit += *spec.overhead.cpu;
+  if (PositiveQuantity(memory_limit) && spec.overhead.memory) *memory_limit += *spec.overhead.memory;
+  OptQ cpu_request = agg.cpu_request;
+  Add(cpu_request, spec.overhead.cpu);
 
+  // pkg/kubelet/cm/helpers_linux.go ResourceConfigForPod: PodLimits' ContainerFn sees every container's
+  // limits, regular and init (kubernetes PR #103107), and clears "declared" for a resource that is zero
+  // or absent there. For an init container the list it sees is its InitContainerUse: its own limits plus
+  // those of the sidecars declared before it (a sidecar: the sidecars so far, itself included); see
+  // AggregateContainerLimits in component-helpers.
   bool memory_declared = true;
   bool cpu_declared = true;
-  for (const auto& c : spec.containers) {
-    if (!PositiveQuantity(c.resources.limits.cpu)) cpu_declared = false;
-    if (!PositiveQuantity(c.resources.limits.memory)) memory_declared = false;
+  auto see = [&](const OptQ& cpu, const OptQ& memory) {
+    if (!PositiveQuantity(cpu)) cpu_declared = false;
+    if (!PositiveQuantity(memory)) memory_declared = false;
+  };
+  for (const auto& c : spec.containers) see(c.resources.limits.cpu, c.resources.limits.memory);
+  OptQ sidecar_cpu;
+  OptQ sidecar_memory;
+  for (const auto& c : spec.init_containers) {
+    if (c.restart_policy_always) {
+      Add(sidecar_cpu, c.resources.limits.cpu);
+      Add(sidecar_memory, c.resources.limits.memory);
+      see(sidecar_cpu, sidecar_memory);
+    } else {
+      OptQ cpu = c.resources.limits.cpu;
+      OptQ memory = c.resources.limits.memory;
+      Add(cpu, sidecar_cpu);
+      Add(memory, sidecar_memory);
+      see(cpu, memory);
+    }
   }
-  if (spec.pod_resources.limits.cpu) cpu_declared = true;
-  if (spec.pod_resources.limits.memory) memory_declared = true;
+  // Pod-level limits (KEP-2837) declare a resource only when non-zero (`!...Limits.Memory().IsZero()`):
+  // a pod-level `memory: "0"` leaves the containers' verdict standing.
+  if (PositiveQuantity(spec.pod_resources.limits.cpu)) cpu_declared = true;
+  if (PositiveQuantity(spec.pod_resources.limits.memory)) memory_declared = true;
 
   PodCgroupLimits out;
   out.cpu_period_us = options.cpu_cfs_quota_period_us;

@@ -62,9 +62,10 @@ struct ContainerResources {
 };
 std::vector<ContainerResources> ContainerResourcesForPod(const PodSpec& spec, const KubeletOptions& options);
 
-// The pod cgroup the kubelet creates (cm/helpers_linux.go ResourceConfigForPod): limits + spec.overhead;
-// memory is limited only when every regular container declares a memory limit (or the pod is
-// Guaranteed), CPU quota likewise. nullopt = unlimited.
+// The pod cgroup the kubelet creates (cm/helpers_linux.go ResourceConfigForPod): limits + spec.overhead
+// (added to non-zero limits only), shares from requests + spec.overhead.cpu; memory is limited only when
+// every container, init containers and sidecars included, declares a non-zero memory limit, or a non-zero
+// pod-level one is set (or the pod is Guaranteed); CPU quota likewise. nullopt = unlimited.
 struct PodCgroupLimits {
   std::optional<int64_t> memory_limit_bytes;
   std::optional<int64_t> cpu_quota_us;  // -1 when CFS quota is off

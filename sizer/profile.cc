@@ -8,6 +8,15 @@
 
 namespace uvm::sizer {
 
+namespace {
+// Upstream's shipped enable_annotations (src/runtime/Makefile DEFENABLEANNOTATIONS): none of them sizes
+// the UVM. What AKS's Kata configuration enables is not published, so the aks-* profiles enable nothing:
+// on them a hypervisor annotation refuses the pod, which is also what a node without the key does.
+std::vector<std::string> UpstreamEnabledAnnotations() {
+  return {"enable_iommu", "kernel_params", "kernel_verity_params"};
+}
+}  // namespace
+
 const std::vector<Profile>& BuiltinProfiles() {
   // SIZING.md §4. The card's two rules are the defaults for kata and kata-cc; AKS's later numbers and
   // upstream Kata's defaults are named profiles an operator picks per handler.
@@ -16,34 +25,40 @@ const std::vector<Profile>& BuiltinProfiles() {
        .description = "the card's kata rule: 256 MiB UVM OS + limits, 1792 MiB when none; 1 vCPU base",
        .base_vcpus = 1,
        .base_memory_mib = 256,
-       .default_workload_mem_mib = 1792},
+       .default_workload_mem_mib = 1792,
+       .min_hypervisor_memory_mib = 0},
       {.name = "aks-kata-cc-2048",
        .description = "the card's kata-cc rule: 2 GiB UVM OS + limits; 1 vCPU base",
        .base_vcpus = 1,
-       .base_memory_mib = 2048},
+       .base_memory_mib = 2048,
+       .min_hypervisor_memory_mib = 0},
       {.name = "aks-2025",
        .description = "AKS since Jan 2025 (both handlers): the UVM is the limits, 512 MiB / 1 vCPU when none",
        .base_vcpus = 0,
        .base_memory_mib = 0,
        .default_workload_mem_mib = 512,
-       .default_workload_vcpus = 1},
+       .default_workload_vcpus = 1,
+       .min_hypervisor_memory_mib = 0},
       {.name = "aks-2025-min128",
        .description = "AKS kata 3.19.1.kata1-3: aks-2025, and pods below 128 MiB are refused",
        .base_vcpus = 0,
        .base_memory_mib = 0,
        .default_workload_mem_mib = 512,
        .default_workload_vcpus = 1,
-       .workload_mem_min_mib = 128},
+       .workload_mem_min_mib = 128,
+       .min_hypervisor_memory_mib = 0},
       {.name = "upstream-static",
        .description = "upstream Kata with static_sandbox_resource_mgmt (clh-azure, TEE configs)",
        .base_vcpus = 1,
        .base_memory_mib = 2048,
-       .shares_fallback = true},
+       .shares_fallback = true,
+       .enabled_annotations = UpstreamEnabledAnnotations()},
       {.name = "upstream-dynamic",
        .description = "upstream Kata default: boots with the base, hot-adds limits in 128 MiB blocks",
        .base_vcpus = 1,
        .base_memory_mib = 2048,
-       .mode = SizingMode::kDynamic},
+       .mode = SizingMode::kDynamic,
+       .enabled_annotations = UpstreamEnabledAnnotations()},
   };
   return kProfiles;
 }

@@ -32,9 +32,18 @@ struct Profile {
   uint32_t max_memory_mib = 0;            // [hypervisor] default_maxmemory (0 = no cap known)
   uint32_t memory_block_mib = 128;        // dynamic mode: guest memory hot-plug granularity
   bool sandbox_cgroup_only = true;        // [runtime] sandbox_cgroup_only
-  // [hypervisor.*] enable_annotations: regular expressions matched against the suffix of a pod's
-  // io.katacontainers.config.hypervisor.<suffix> annotations; only those may change the UVM.
+  // [hypervisor.*] enable_annotations: regular expressions matched (unanchored, as Go's
+  // regexp.MatchString) against the suffix of a pod's io.katacontainers.config.hypervisor.<suffix>
+  // annotations; a hypervisor annotation that none matches fails the sandbox (sizer/kata_annotations.h).
   std::vector<std::string> enabled_annotations;
+  // containerd's runtime entry `pod_annotations`: globs (Go path.Match) naming the pod annotations
+  // containerd copies into the sandbox spec; Kata sees no others. containerd's own default is none; the
+  // default here is what Kata's docs configure (docs/how-to/containerd-kata.md, how-to-set-sandbox-
+  // config-kata.md: pod_annotations = ["io.katacontainers.*"]). The daemon reads the node's real list.
+  std::vector<std::string> forwarded_annotations = {"io.katacontainers.*"};
+  // virtcontainers MinHypervisorMemory: a default_memory annotation below it is refused (upstream 256;
+  // the Microsoft fork sets it to 0 so that the base can be zero).
+  uint32_t min_hypervisor_memory_mib = 256;
 };
 
 // The six built-in profiles of SIZING.md §4, in table order.

@@ -237,9 +237,14 @@ struct Digits {
   int operator[](size_t i) const { return (i < num.size() ? num[i] : denom[i - num.size()]) - '0'; }
 };
 
-// |value| in nano-units, rounded up to a whole nano-unit and clamped, for
+// |value| in nano-units, rounded up to a whole nano-unit and clamped (`clamped` says whether it was), for
 // value = digits * 10^exp10 / 10^len(denom) * 2^exp2. Linear in the number of digits for any exponent.
-u128 Magnitude(const Digits& d, int64_t exp10, int exp2) {
+u128 Magnitude(const Digits& d, int64_t exp10, int exp2, bool& clamped) {
+  clamped = false;
+  auto cap = [&] {
+    clamped = true;
+    return kMaxNanos;
+  };
   const size_t total = d.size();
   size_t lead = 0;
   while (lead < total && d[lead] == 0) ++lead;
@@ -250,13 +255,13 @@ u128 Magnitude(const Digits& d, int64_t exp10, int exp2) {
   // nanos = D * 10^p * 2^exp2, D the significant digits as an integer.
   const int64_t p = exp10 - static_cast<int64_t>(d.denom.size()) + static_cast<int64_t>(trail) + 9;
   // D >= 10^(nd-1), so from 10^28 nano-units on (> 2^63-1 units) the cap applies whatever the digits.
-  if (nd + p >= 29) return kMaxNanos;
+  if (nd + p >= 29) return cap();
   const u128 mult = static_cast<u128>(1) << exp2;
   if (p >= 0) {
     u128 v = 0;
     for (int64_t i = 0; i < nd; ++i) v = v * 10 + static_cast<unsigned>(d[lead + i]);
     v *= kPow10[p];  // < 10^28
-    return v > kMaxNanos / mult ? kMaxNanos : v * mult;
+    return v > kMaxNanos / mult ? cap() : v * mult;
   }
   // Split D = Q * 10^m + R: Q are whole nano-units, R (non-zero: it holds D's last digit) a fraction.
   const int64_t m = -p;
@@ -265,9 +270,9 @@ u128 Magnitude(const Digits& d, int64_t exp10, int exp2) {
   for (int64_t i = 0; i < qd; ++i) q = q * 10 + static_cast<unsigned>(d[lead + i]);
   if (exp2 == 0) {
     q += 1;  // rounding a non-zero fraction up (inf.RoundUp in ParseQuantity)
-    return q > kMaxNanos ? kMaxNanos : q;
+    return q > kMaxNanos ? cap() : q;
   }
-  if (q > kMaxNanos / mult) return kMaxNanos;
+  if (q > kMaxNanos / mult) return cap();
   q *= mult;
   // ceil(R * 2^exp2 / 10^m) by schoolbook multiplication from the last digit: the carry out of the
   // top is the integer part, any non-zero digit left behind is a remainder. carry < 2^60 throughout.
@@ -285,7 +290,7 @@ u128 Magnitude(const Digits& d, int64_t exp10, int exp2) {
     carry /= 10;
   }
   q += carry + (remainder ? 1 : 0);
-  return q > kMaxNanos ? kMaxNanos : q;
+  return q > kMaxNanos ? cap() : q;
 }
 
 }  // namespace
@@ -334,9 +339,13 @@ Result<Quantity> Quantity::Parse(std::string_view text) {
   if (!any_digit && suffix.exp10 < -9) return Invalid(text, "no digits before the exponent");
 
   Quantity q;
-  const u128 magnitude = Magnitude(digits, suffix.exp10, suffix.exp2);
+  bool clamped = false;
+  const u128 magnitude = Magnitude(digits, suffix.exp10, suffix.exp2, clamped);
   q.nanos_ = negative ? -static_cast<i128>(magnitude) : static_cast<i128>(magnitude);
   q.format_ = suffix.format;
+  // ParseQuantity clamps only BinarySI amounts to maxAllowed; a decimal one stays exact and its Value()
+  // is garbage (see ValueOverflows).
+  q.value_overflows_ = clamped && q.format_ != QuantityFormat::kBinarySI;
   // ParseQuantity: a binary-suffix value strictly between 0 and 1 in magnitude becomes DecimalSI.
   if (q.format_ == QuantityFormat::kBinarySI && magnitude != 0 && magnitude < kNanosPerUnit) {
     q.format_ = QuantityFormat::kDecimalSI;
@@ -363,6 +372,10 @@ int64_t Quantity::Value() const {
 
 int64_t Quantity::MilliValue() const {
   return SaturateInt64(DivAwayFromZero(nanos_, 1'000'000));
+}
+
+bool Quantity::ValueOverflows() const {
+  return value_overflows_;
 }
 
 bool Quantity::MilliValueOverflows() const {
@@ -420,6 +433,8 @@ Quantity Quantity::operator+(const Quantity& other) const {
   Quantity sum;
   sum.nanos_ = Clamp(nanos_ + other.nanos_);
   sum.format_ = nanos_ == 0 ? other.format_ : format_;
+  // apimachinery's Add moves an overflowing int64Amount sum to inf.Dec, exact, whose Value() is garbage.
+  sum.value_overflows_ = value_overflows_ || other.value_overflows_ || sum.nanos_ != nanos_ + other.nanos_;
   return sum;
 }
 

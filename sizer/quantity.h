@@ -19,7 +19,8 @@ enum class QuantityFormat { kDecimalSI, kBinarySI, kDecimalExponent };
 //
 // Where we knowingly differ from apimachinery (all far outside any real pod limit):
 // - apimachinery caps only binary-suffix values ("8Ei"); "10E" or "1e30" stay exact there and Value()
-//   overflows. We clamp every format, so such values print as "9223372036854775807".
+//   overflows. We clamp every format, so such values print as "9223372036854775807", and
+//   ValueOverflows() says which clamps apimachinery would not have made.
 // - apimachinery's String() hands back the input text verbatim when it looks canonical ("+1", "01",
 //   "1E3", "1.500" print as written); ours is always the computed canonical form ("1", "1", "1e3", "1500m").
 // - Exponents beyond +-(2^31-1) are rejected: apimachinery truncates them to int32 (garbage) or spins.
@@ -47,6 +48,13 @@ class Quantity {
   // Thousandths rounded up in magnitude (apimachinery `MilliValue()`); saturates at INT64_MAX/MIN for
   // values beyond ±9.2e15 units (apimachinery returns garbage there; callers reject such limits).
   int64_t MilliValue() const;
+  // True when the exact value is beyond ±(2^63-1) units (we hold it clamped) and apimachinery would not
+  // clamp it: every format but a binary suffix ("8Ei" is clamped there too, by maxAllowed), and any sum
+  // that overflowed. apimachinery's Value() is then garbage, not the clamp: for "1e19", held as
+  // int64Amount{1, 19}, AsScaledInt64 -> positiveScaleInt64 overflows and ScaledValue returns its 0 (the
+  // `ok` is discarded); a 20-digit integer takes ParseQuantity's inf.Dec path, where scaledValue returns
+  // big.Int.Int64(), the low 64 bits. Callers refuse such a memory quantity, naming the field.
+  bool ValueOverflows() const;
   // True when MilliValue() would not fit int64 (such a CPU quantity is refused as a limit).
   bool MilliValueOverflows() const;
 
@@ -67,6 +75,7 @@ class Quantity {
  private:
   __int128 nanos_ = 0;
   QuantityFormat format_ = QuantityFormat::kDecimalSI;
+  bool value_overflows_ = false;
 };
 
 }  // namespace uvm::sizer

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "base/error_codes.h"
+#include "sizer/kata_annotations.h"
 
 namespace uvm::sizer {
 namespace {
@@ -125,6 +126,12 @@ Result<PodSizing> SizePod(const Pod& pod, const SizingContext& ctx) {
                     pod.spec.overhead.memory->String(), choice.runtime_class->name, fixed->memory->String()));
   }
 
+  // The kubelet adds spec.overhead to the pod cgroup's limit with apimachinery's Add and Value(): beyond
+  // int64 that is garbage (Quantity::ValueOverflows), so refuse it rather than size with a clamp.
+  if (spec.overhead.memory && spec.overhead.memory->ValueOverflows()) {
+    return InvalidInput(
+        fmt::format("{}: spec.overhead.memory is too large: above 2^63-1 bytes", Describe(pod.ref)));
+  }
   auto sandbox = SandboxResourcesForPod(spec, ctx.kubelet);
   if (!sandbox) {
     return WithMessage(sandbox.error(), fmt::format("{}: {}", Describe(pod.ref), sandbox.error().message));
@@ -142,6 +149,16 @@ Result<PodSizing> SizePod(const Pod& pod, const SizingContext& ctx) {
     return out;
   }
   out.profile = profile->name;
+  // Kata's per-pod annotations replace the profile's base before static sizing adds the workload
+  // (kata oci/utils.go SandboxConfig); a hypervisor annotation the node does not enable fails the sandbox.
+  AnnotatedProfile annotated = ApplyKataAnnotations(*profile, pod.annotations, ctx.host_cpus);
+  for (auto& note : annotated.notes) warnings.push_back(std::move(note));
+  out.sandbox_cgroup_only = annotated.profile.sandbox_cgroup_only;
+  if (annotated.refusal) {
+    out.refusal = annotated.refusal;
+    warnings.push_back(fmt::format("the runtime refuses this sandbox: {}", *out.refusal));
+    return out;
+  }
 
   DeclaredOverhead declared{
       .memory_bytes = spec.overhead.memory ? spec.overhead.memory->Value() : 0,
@@ -149,8 +166,8 @@ Result<PodSizing> SizePod(const Pod& pod, const SizingContext& ctx) {
                         ? spec.overhead.cpu->MilliValue()
                         : 0,
   };
-  SandboxSizing sized =
-      SizeSandbox(out.sandbox, ContainerResourcesForPod(spec, ctx.kubelet), declared, *profile, ctx.host);
+  SandboxSizing sized = SizeSandbox(out.sandbox, ContainerResourcesForPod(spec, ctx.kubelet), declared,
+                                    annotated.profile, ctx.host);
   out.uvm = sized.kata.uvm;
   out.refusal = sized.kata.refusal;
   out.host_memory_bytes = sized.host_memory_bytes;

@@ -30,12 +30,18 @@ struct SizingContext {
   std::optional<std::string> handler_override;
   // Declared overhead overrides: flag > spec.overhead > the RuntimeClass's overhead.podFixed.
   ResourceList overhead_override;
+  // The node's CPUs, for Kata's checks of the default_vcpus / default_max_vcpus annotations; 0 = unknown
+  // (the checks are skipped, with a warning).
+  uint32_t host_cpus = 0;
 };
 
 struct PodSizing {
   ObjectRef ref;
   std::string handler;                 // empty when the pod names no runtime class (the node default)
   std::optional<std::string> profile;  // nullopt: not VM-isolated (e.g. runc)
+  // The profile's numbers after the pod's Kata annotations (ApplyKataAnnotations); the named profile's
+  // when the pod has none. Meaningful only when `profile` is set.
+  bool sandbox_cgroup_only = true;
   QosClass qos = QosClass::kBestEffort;
   SandboxResources sandbox;
   PodCgroupLimits pod_cgroup;  // as the kubelet sets it, declared overhead included

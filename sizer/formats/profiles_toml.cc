@@ -14,6 +14,7 @@
 
 #include "base/error_codes.h"
 #include "base/quote.h"
+#include "sizer/kata_annotations.h"
 
 namespace uvm::sizer::formats {
 namespace {
@@ -108,6 +109,27 @@ Status ReadNumber(const toml::table& t, std::string_view key, std::string_view p
   return {};
 }
 
+// An array of strings (enable_annotations, pod_annotations); absent leaves `out` untouched.
+Status ReadStringArray(const toml::table& t, std::string_view key, std::string_view prefix,
+                       std::vector<std::string>& out) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return {};
+  if (!n->is_array())
+    return Fail(Join(prefix, key), fmt::format("must be an array of strings, got {}", DescribeValue(*n)));
+  std::vector<std::string> values;
+  size_t index = 0;
+  for (const auto& item : *n->as_array()) {
+    if (!item.is_string()) {
+      return Fail(fmt::format("{}[{}]", Join(prefix, key), index),
+                  fmt::format("must be a string, got {}", DescribeValue(item)));
+    }
+    values.emplace_back(item.as_string()->get());
+    ++index;
+  }
+  out = std::move(values);
+  return {};
+}
+
 Status OnlyKnownKeys(const toml::table& t, std::string_view prefix,
                      std::initializer_list<std::string_view> known) {
   for (const auto& [key, node] : t) {
@@ -139,7 +161,8 @@ Result<Profile> ProfileFromTable(const toml::table& table, std::string name, std
   UVM_TRY(OnlyKnownKeys(table, key_path,
                         {"description", "base_vcpus", "base_memory_mib", "mode", "default_workload_mem_mib",
                          "default_workload_vcpus", "workload_mem_min_mib", "shares_fallback", "max_vcpus",
-                         "max_memory_mib", "memory_block_mib", "sandbox_cgroup_only"}));
+                         "max_memory_mib", "memory_block_mib", "sandbox_cgroup_only", "enabled_annotations",
+                         "forwarded_annotations", "min_hypervisor_memory_mib"}));
   Profile p;
   if (name.empty()) return Fail(key_path, "a profile needs a non-empty name");
   p.name = std::move(name);
@@ -173,6 +196,11 @@ Result<Profile> ProfileFromTable(const toml::table& table, std::string name, std
   // Hot-plug rounds up to this block: zero would divide by zero.
   UVM_TRY(ReadInt(table, "memory_block_mib", key_path, p.memory_block_mib, 1));
   UVM_TRY(ReadBool(table, "sandbox_cgroup_only", key_path, p.sandbox_cgroup_only));
+  UVM_TRY(ReadStringArray(table, "enabled_annotations", key_path, p.enabled_annotations));
+  UVM_TRY(ReadStringArray(table, "forwarded_annotations", key_path, p.forwarded_annotations));
+  UVM_TRY(ReadInt(table, "min_hypervisor_memory_mib", key_path, p.min_hypervisor_memory_mib));
+  UVM_TRY(ValidateAnnotationPatterns(p, Join(key_path, "enabled_annotations"),
+                                     Join(key_path, "forwarded_annotations")));
   return p;
 }
 
@@ -281,6 +309,9 @@ Result<Profile> ProfileFromKataConfig(std::string_view toml_text, std::string pr
     UVM_TRY(ReadInt(hv, "default_memory", hv_path, memory, 0));
     uint64_t max_memory = 0;
     UVM_TRY(ReadInt(hv, "default_maxmemory", hv_path, max_memory, 0));
+    // katautils/config.go hypervisor.EnableAnnotations `toml:"enable_annotations"`; absent: none enabled.
+    std::vector<std::string> enabled_annotations;
+    UVM_TRY(ReadStringArray(hv, "enable_annotations", hv_path, enabled_annotations));
 
     bool static_mgmt = false;  // Go's zero value; upstream's Makefile ships DEFSTATICRESOURCEMGMT ?= false
     bool cgroup_only = false;  // likewise DEFSANDBOXCGROUPONLY ?= false
@@ -330,6 +361,9 @@ Result<Profile> ProfileFromKataConfig(std::string_view toml_text, std::string pr
     p.mode = static_mgmt ? SizingMode::kStatic : SizingMode::kDynamic;
     p.sandbox_cgroup_only = cgroup_only;
     p.shares_fallback = d.shares_fallback;
+    p.min_hypervisor_memory_mib = d.min_memory_mib;
+    p.enabled_annotations = std::move(enabled_annotations);
+    UVM_TRY(ValidateAnnotationPatterns(p, Join(hv_path, "enable_annotations"), "forwarded_annotations"));
     if (fork) {
       p.default_workload_mem_mib = workload_mem;
       // Whole vCPUs in our model; Kata ceils base + workload once, so rounding a fraction up here is exact
@@ -388,6 +422,7 @@ Result<std::vector<ContainerdRuntime>> ParseContainerdRuntimes(std::string_view 
           return Fail(opt_path, fmt::format("must be a table, got {}", DescribeValue(*options)));
         UVM_TRY(ReadString(*options->as_table(), "ConfigPath", opt_path, rt.config_path));
       }
+      UVM_TRY(ReadStringArray(entry, "pod_annotations", rt_path, rt.pod_annotations));
       out.push_back(std::move(rt));
     }
     return out;

@@ -23,7 +23,10 @@ namespace uvm::sizer::formats {
 // A custom profiles file:
 //   [profiles.<name>]  description, base_vcpus, base_memory_mib, mode = "static"|"dynamic",
 //                      default_workload_mem_mib, default_workload_vcpus, workload_mem_min_mib,
-//                      shares_fallback, max_vcpus, max_memory_mib, memory_block_mib, sandbox_cgroup_only
+//                      shares_fallback, max_vcpus, max_memory_mib, memory_block_mib, sandbox_cgroup_only,
+//                      enabled_annotations = ["regex", ...] (Kata's enable_annotations),
+//                      forwarded_annotations = ["glob", ...] (containerd's pod_annotations),
+//                      min_hypervisor_memory_mib
 //   [handlers]         <handler> = "<profile name>"
 //   [runtime_class_aliases]  <RuntimeClass name> = "<handler>"
 // Unknown keys and wrong types are errors naming the key path and value.
@@ -46,7 +49,8 @@ std::string TomlKeyText(std::string_view key);
 Result<Profile> ProfileFromTable(const toml::table& table, std::string name, std::string_view key_path);
 
 // A profile derived from a node's Kata configuration.toml (SIZING.md §4): the first [hypervisor.*] table's
-// default_vcpus, default_maxvcpus, default_memory, default_maxmemory; [runtime] static_sandbox_resource_mgmt,
+// default_vcpus, default_maxvcpus, default_memory, default_maxmemory, enable_annotations (patterns that
+// do not compile are an error naming them); [runtime] static_sandbox_resource_mgmt,
 // sandbox_cgroup_only, and the Microsoft fork's static_sandbox_default_workload_mem,
 // static_sandbox_default_workload_vcpus, sandbox_workload_mem_min. default_vcpus < 0 or > host_cpus means
 // host_cpus. Defaults for missing keys are Kata's own (cited in the source).
@@ -70,6 +74,9 @@ struct ContainerdRuntime {
   std::string handler;
   std::string runtime_type;  // e.g. io.containerd.kata.v2
   std::string config_path;   // options.ConfigPath; empty when not set
+  // pod_annotations: globs of the pod annotations containerd passes to the sandbox (containerd
+  // getPassthroughAnnotations, path.Match); containerd's default is none.
+  std::vector<std::string> pod_annotations;
   bool is_kata() const { return runtime_type.find("kata") != std::string::npos; }
 };
 Result<std::vector<ContainerdRuntime>> ParseContainerdRuntimes(std::string_view toml_text);

@@ -317,3 +317,26 @@ TEST(Cli, HelpAndVersion) {
 
 }  // namespace
 }  // namespace uvm
+
+namespace uvm {
+namespace {
+
+// --kata-config: the node's Kata TOML decides every VM handler's profile (fidelity branch, issue 9).
+TEST(CliKataConfig, SizesVmHandlersWithTheProfileDerivedFromTheFile) {
+  std::string manifest = std::string(UVM_FIXTURES_DIR) + "/cli/runtimeclass-and-deployment.yaml";
+  std::string kata = std::string(UVM_FIXTURES_DIR) + "/cli/kata-configuration-aks.toml";
+  auto r = RunProcess({UVM_SIZER_BIN, "size", manifest, "--kata-config", kata, "-o", "json"}, "");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  const auto& pod = j["pods"][0];
+  EXPECT_EQ(pod["profile"], "kata-config");
+  EXPECT_EQ(pod["uvm"]["memory_mib"], 1024);  // fork defaults: base 0 + the 1Gi limit
+  EXPECT_EQ(pod["uvm"]["vcpus"], 1);
+  auto missing = RunProcess({UVM_SIZER_BIN, "size", manifest, "--kata-config", "/nonexistent.toml"}, "");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("/nonexistent.toml"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace uvm

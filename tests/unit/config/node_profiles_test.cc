@@ -174,3 +174,42 @@ TEST(NodeCatalog, ReadWholeFileReportsMissingFilesAsNotFound) {
 
 }  // namespace
 }  // namespace uvm::daemon
+
+namespace uvm::daemon {
+namespace {
+
+TEST(NodeCatalogAnnotations, ContainerdPodAnnotationsBecomeTheForwardedList) {
+  // Kata sees only what containerd forwards (getPassthroughAnnotations over the runtime's pod_annotations);
+  // a runtime without the key forwards nothing.
+  std::map<std::string, std::string> files = {
+      {"/etc/containerd/config.toml",
+       "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata]\n"
+       "runtime_type = \"io.containerd.kata.v2\"\npod_annotations = [\"io.katacontainers.*\"]\n"
+       "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata.options]\nConfigPath = \"/k1.toml\"\n"
+       "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata-cc]\n"
+       "runtime_type = \"io.containerd.kata-cc.v2\"\n"
+       "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata-cc.options]\nConfigPath = "
+       "\"/k2.toml\"\n"},
+      {"/k1.toml", "[hypervisor.clh]\nenable_annotations = [\"default_vcpus\"]\n"},
+      {"/k2.toml", "[hypervisor.clh]\n"},
+  };
+  FileReader read = [&](const std::string& path) -> Result<std::string> {
+    auto it = files.find(path);
+    if (it == files.end()) return Error{.message = path + ": missing", .code = ErrorCode::kNotFound};
+    return it->second;
+  };
+  DaemonConfig config;
+  config.node.containerd_config = "/etc/containerd/config.toml";
+  auto c = BuildNodeCatalog(config, read, 8);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  const sizer::Profile* kata = c->catalog.ForHandler("kata");
+  ASSERT_NE(kata, nullptr);
+  EXPECT_EQ(kata->forwarded_annotations, (std::vector<std::string>{"io.katacontainers.*"}));
+  EXPECT_EQ(kata->enabled_annotations, (std::vector<std::string>{"default_vcpus"}));
+  const sizer::Profile* cc = c->catalog.ForHandler("kata-cc");
+  ASSERT_NE(cc, nullptr);
+  EXPECT_TRUE(cc->forwarded_annotations.empty());
+}
+
+}  // namespace
+}  // namespace uvm::daemon

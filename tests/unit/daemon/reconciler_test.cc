@@ -573,5 +573,48 @@ TEST_F(ReconcilerTest, AGonePodsLogCausesAreForgotten) {
   EXPECT_EQ(log_.cause_count(), 0u);
 }
 
+// Kata's per-pod annotations arrive with the sandbox (CRI PodSandboxConfig.annotations); the node's Kata
+// TOML says which hypervisor ones are enabled (sizer/kata_annotations.h, kata oci/utils.go addAnnotations).
+TEST_F(ReconcilerTest, ASandboxIsSizedWithItsEnabledKataAnnotations) {
+  SandboxDetail d = KataCcPod("sb1", "u1", 512 * kMib, 160 * kMib);
+  d.summary.annotations["io.katacontainers.config.hypervisor.default_memory"] = "4096";
+  d.summary.annotations["io.katacontainers.config.hypervisor.default_vcpus"] = "2";
+  AddPod(d, 672 * kMib);
+  ReconcileSetup setup{.mode = CgroupMode::kObserve, .host_cpus = 8};
+  sizer::Profile p = *setup.catalog.Find("aks-kata-cc-2048");
+  p.name = "node-kata-cc";
+  p.enabled_annotations = {"default_memory", "default_vcpus"};
+  setup.catalog.Put(p);
+  ASSERT_TRUE(setup.catalog.MapHandler("kata-cc", p.name).ok());
+  Reconciler r = Make(setup);
+  Round(r);
+  const PodState& pod = *r.Find("sb1");
+  ASSERT_TRUE(pod.sizing.kata.uvm.has_value()) << pod.sizing.kata.refusal.value_or("");
+  EXPECT_EQ(pod.sizing.kata.uvm->memory_mib, 4096u + 512);  // the annotation's base + the limit
+  EXPECT_EQ(pod.sizing.kata.uvm->vcpus, 4u);                // ceil(2 + 1.5)
+
+  // The same pod on a node that enables nothing: Kata refuses the sandbox.
+  Reconciler strict = Make(CgroupMode::kObserve);
+  Round(strict);
+  const PodState& refused = *strict.Find("sb1");
+  EXPECT_FALSE(refused.sizing.kata.uvm.has_value());
+  EXPECT_EQ(refused.sizing.kata.refusal.value_or(""),
+            "annotation io.katacontainers.config.hypervisor.default_memory is not enabled");
+  EXPECT_TRUE(Logged("the runtime refuses sandbox sb1"));
+}
+
+TEST_F(ReconcilerTest, ASandboxCgroupOnlyAnnotationDecidesTheKataOverheadBound) {
+  // runtime.sandbox_cgroup_only needs no enabling (only the hypervisor prefix is checked).
+  SandboxDetail d = KataCcPod("sb1", "u1", 512 * kMib, 4096 * kMib);
+  d.summary.annotations["io.katacontainers.config.runtime.sandbox_cgroup_only"] = "false";
+  AddPod(d, 4608 * kMib);
+  cgroups_.cgroups["/kubepods/burstable/podu1"].cpu_quota_us = 400000;
+  cgroups_.kata_overhead["sb1"] = std::nullopt;
+  Reconciler r = Make(CgroupMode::kEnforce);  // built-in profile: sandbox_cgroup_only = true
+  Round(r);
+  r.Tick();
+  EXPECT_EQ(cgroups_.kata_overhead["sb1"], r.Find("sb1")->sizing.host_memory_bytes);
+}
+
 }  // namespace
 }  // namespace uvm::daemon

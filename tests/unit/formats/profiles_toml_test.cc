@@ -328,3 +328,80 @@ TEST(Containerd, Errors) {
 
 }  // namespace
 }  // namespace uvm::sizer::formats
+
+namespace uvm::sizer::formats {
+namespace {
+
+std::string FixtureText(const std::string& name) {
+  std::ifstream in(std::string(UVM_FIXTURES_DIR) + "/" + name);
+  EXPECT_TRUE(in.good()) << name;
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(KataAnnotationsConfig, KataTomlEnableAnnotationsBecomeTheProfilesPatterns) {
+  // katautils/config.go: hypervisor.EnableAnnotations `toml:"enable_annotations"`.
+  auto upstream = ProfileFromKataConfig(FixtureText("kata/configuration-clh.toml"), "node", 8);
+  ASSERT_TRUE(upstream.ok()) << upstream.error().message;
+  EXPECT_EQ(upstream->enabled_annotations,
+            (std::vector<std::string>{"enable_iommu", "virtio_fs_extra_args", "kernel_params"}));
+  EXPECT_EQ(upstream->min_hypervisor_memory_mib, 256u);  // virtcontainers MinHypervisorMemory
+  auto fork = ProfileFromKataConfig(FixtureText("kata/configuration-clh-aks.toml"), "node", 8);
+  ASSERT_TRUE(fork.ok()) << fork.error().message;
+  EXPECT_EQ(fork->enabled_annotations, (std::vector<std::string>{"default_vcpus", "default_memory"}));
+  EXPECT_EQ(fork->min_hypervisor_memory_mib, 0u);
+  // Without the key nothing is enabled.
+  auto none = ProfileFromKataConfig("[hypervisor.qemu]\ndefault_memory = 2048\n", "node", 8);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->enabled_annotations.empty());
+}
+
+TEST(KataAnnotationsConfig, BadPatternsAndTypesAreErrorsNamingTheKey) {
+  auto bad_regex =
+      ProfileFromKataConfig("[hypervisor.qemu]\nenable_annotations = [\"default_(vcpus\"]\n", "n", 8);
+  ASSERT_FALSE(bad_regex.ok());
+  EXPECT_EQ(bad_regex.error().message,
+            "hypervisor.qemu.enable_annotations: \"default_(vcpus\" is not a valid regular expression");
+  auto not_strings = ProfileFromKataConfig("[hypervisor.qemu]\nenable_annotations = [1]\n", "n", 8);
+  ASSERT_FALSE(not_strings.ok());
+  EXPECT_EQ(not_strings.error().message, "hypervisor.qemu.enable_annotations[0]: must be a string, got 1");
+  auto bad_glob = ParseProfileFile("[profiles.mine]\nforwarded_annotations = [\"io.katacontainers.[\"]\n");
+  ASSERT_FALSE(bad_glob.ok());
+  EXPECT_EQ(bad_glob.error().message,
+            "profiles.mine.forwarded_annotations: \"io.katacontainers.[\" is not a valid glob pattern");
+}
+
+TEST(KataAnnotationsConfig, CustomProfilesCarryTheAnnotationKeys) {
+  auto file = ParseProfileFile(
+      "[profiles.mine]\nenabled_annotations = [\"default_vcpus\", \"default_memory\"]\n"
+      "forwarded_annotations = [\"io.katacontainers.config.hypervisor.*\"]\nmin_hypervisor_memory_mib = "
+      "128\n");
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  ASSERT_EQ(file->profiles.size(), 1u);
+  const Profile& p = file->profiles[0];
+  EXPECT_EQ(p.enabled_annotations, (std::vector<std::string>{"default_vcpus", "default_memory"}));
+  EXPECT_EQ(p.forwarded_annotations, (std::vector<std::string>{"io.katacontainers.config.hypervisor.*"}));
+  EXPECT_EQ(p.min_hypervisor_memory_mib, 128u);
+  // Omitted: nothing enabled, Kata's documented containerd setting forwarded.
+  auto plain = ParseProfileFile("[profiles.plain]\nbase_memory_mib = 512\n");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->profiles[0].enabled_annotations.empty());
+  EXPECT_EQ(plain->profiles[0].forwarded_annotations, (std::vector<std::string>{"io.katacontainers.*"}));
+}
+
+TEST(KataAnnotationsConfig, ContainerdPodAnnotationsAreRead) {
+  // containerd CRI runtime config `pod_annotations` (getPassthroughAnnotations); absent: none forwarded.
+  auto rts = ParseContainerdRuntimes(
+      "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.kata]\n"
+      "runtime_type = \"io.containerd.kata.v2\"\npod_annotations = [\"io.katacontainers.*\"]\n"
+      "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\nruntime_type = "
+      "\"io.containerd.runc.v2\"\n");
+  ASSERT_TRUE(rts.ok()) << rts.error().message;
+  ASSERT_EQ(rts->size(), 2u);
+  EXPECT_EQ((*rts)[0].pod_annotations, (std::vector<std::string>{"io.katacontainers.*"}));
+  EXPECT_TRUE((*rts)[1].pod_annotations.empty());
+}
+
+}  // namespace
+}  // namespace uvm::sizer::formats

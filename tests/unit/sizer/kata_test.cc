@@ -115,12 +115,13 @@ TEST(KataSizing, StaticCpuIsFloat32QuotaOverPeriodCeiledOnce) {
 }
 
 TEST(KataSizing, DynamicModeSumsContainersInFloat32) {
-  // Ten containers of 100m: 1 + 0.1f * 10 accumulates to 2.0000002f, so the runtime hot-plugs 3 vCPUs
-  // where exact arithmetic says 2.
+  // Ten containers of 100m: Kata sums 0.1f ten times from zero (1.0000001f), then adds the base 1: 2.0f,
+  // so 2 vCPUs (sandbox.go updateResources / calculateSandboxCPUs). Starting from the base instead would
+  // accumulate 2.0000002f and hot-plug 3.
   PodSpec spec;
   for (int i = 0; i < 10; ++i) spec.containers.push_back(Make("c" + std::to_string(i), "100m", "64Mi"));
   UvmSize uvm = Uvm(spec, P("upstream-dynamic"));
-  EXPECT_EQ(uvm.vcpus, 3u);
+  EXPECT_EQ(uvm.vcpus, 2u);
   EXPECT_EQ(Uvm(spec, P("upstream-static")).vcpus, 2u);  // static: one quota of 100000 -> exactly 1.0
 }
 
@@ -131,10 +132,12 @@ TEST(KataSizing, DynamicModeHotAddsMemoryInWholeBlocks) {
 }
 
 TEST(KataSizing, DynamicModeKeepsInitContainerMemoryButNotTheirVcpus) {
+  // The exited init container no longer counts when the app is added (calculateSandboxMemory skips
+  // StateStopped), but the 512 MiB hot-added for it stay: memory is never hot-removed.
   PodSpec spec{.init_containers = {Make("init", "4", "512Mi")}, .containers = {Make("app", "1", "256Mi")}};
   UvmSize uvm = Uvm(spec, P("upstream-dynamic"));
   EXPECT_EQ(uvm.vcpus, 2u);
-  EXPECT_EQ(uvm.memory_mib, 2048u + 512 + 256);
+  EXPECT_EQ(uvm.memory_mib, 2048u + 512);
 }
 
 TEST(KataSizing, VcpuCapAtDefaultMaxVcpus) {
@@ -194,6 +197,91 @@ TEST(Profiles, HandlerDefaultsAndRuntimeClassAliases) {
   catalog.Put(custom);
   EXPECT_TRUE(catalog.MapHandler("kata-qemu", "mine").ok());
   EXPECT_EQ(catalog.ForHandler("kata-qemu")->base_memory_mib, 512u);
+}
+
+}  // namespace
+}  // namespace uvm::sizer
+
+namespace uvm::sizer {
+namespace {
+
+using testing::Make;
+
+std::vector<ContainerResources> Containers(
+    std::initializer_list<std::tuple<bool, bool, int64_t, int64_t>> list) {
+  std::vector<ContainerResources> out;
+  for (auto [init, sidecar, quota, memory] : list) {
+    out.push_back({.name = "c",
+                   .init = init,
+                   .sidecar = sidecar,
+                   .cpu_period = 100000,
+                   .cpu_quota = quota,
+                   .memory_limit_in_bytes = memory});
+  }
+  return out;
+}
+
+TEST(KataDynamicSizing, SumsContainersFromZeroThenAddsTheBase) {
+  // kata virtcontainers/sandbox.go updateResources: sandboxVCPUs := calculateSandboxCPUs() (float32 sum of
+  // quota/period from zero), then `sandboxVCPUs += NumVCPUsF`. Ten containers of 100m with a base of 1:
+  // 1.0000001 + 1 = 2 in float32 -> 2 vCPUs; starting at the base rounds to 2.0000002 -> 3.
+  const Profile* dynamic = FindBuiltinProfile("upstream-dynamic");
+  ASSERT_NE(dynamic, nullptr);
+  struct Case {
+    int containers;
+    uint32_t vcpus;
+  };
+  for (Case c : {Case{1, 2}, Case{10, 2}, Case{20, 4}}) {
+    std::vector<ContainerResources> list;
+    for (int i = 0; i < c.containers; ++i) {
+      list.push_back({.name = "c", .cpu_period = 100000, .cpu_quota = 10000, .memory_limit_in_bytes = 0});
+    }
+    KataSizing k = SizeUvm({}, list, *dynamic);
+    ASSERT_TRUE(k.uvm.has_value());
+    EXPECT_EQ(k.uvm->vcpus, c.vcpus) << c.containers << " containers";
+  }
+}
+
+TEST(KataDynamicSizing, ExitedInitContainersDoNotAddMemory) {
+  // sandbox.go calculateSandboxMemory skips containers in StateStopped, and memory is never hot-removed
+  // (qemu.go ResizeMemory): the UVM keeps the largest running set, not the sum of everything ever created.
+  Profile p = *FindBuiltinProfile("upstream-dynamic");  // base 2048 MiB, 128 MiB blocks
+  constexpr int64_t kMib = 1 << 20;
+  struct Case {
+    const char* name;
+    std::vector<ContainerResources> containers;
+    uint32_t memory_mib;
+  };
+  std::vector<Case> cases = {
+      // Two init containers of 512 MiB run one after the other, then a 256 MiB app: peak 512.
+      {"inits then app",
+       Containers(
+           {{true, false, 0, 512 * kMib}, {true, false, 0, 512 * kMib}, {false, false, 0, 256 * kMib}}),
+       2048 + 512},
+      // A sidecar stays: init runs beside it (64 + 512), then sidecar + app (64 + 256).
+      {"sidecar, init, app",
+       Containers({{true, true, 0, 64 * kMib}, {true, false, 0, 512 * kMib}, {false, false, 0, 256 * kMib}}),
+       2048 + 640},
+      // Bytes are summed before the shift: two 1.5 MiB limits make 3 MiB (128 MiB block).
+      {"bytes summed", Containers({{false, false, 0, 3 * kMib / 2}, {false, false, 0, 3 * kMib / 2}}),
+       2048 + 128},
+  };
+  for (const auto& c : cases) {
+    KataSizing k = SizeUvm({}, c.containers, p);
+    ASSERT_TRUE(k.uvm.has_value()) << c.name;
+    EXPECT_EQ(k.uvm->memory_mib, c.memory_mib) << c.name;
+  }
+  // Bytes summed: 3 MiB of workload, where flooring each container would give 2.
+  EXPECT_EQ(SizeUvm({}, cases[2].containers, p).uvm->workload_memory_mib, 3u);
+}
+
+TEST(KataSizing, ZeroVcpusBootOneAsTheHypervisorDefaults) {
+  // virtcontainers/hypervisor_config_linux.go validateHypervisorConfig: NumVCPUsF == 0 -> defaultVCPUs (1).
+  Profile p = *FindBuiltinProfile("upstream-static");
+  p.base_vcpus = 0;
+  KataSizing k = SizeUvm(SandboxResources{.cpu_period = 100000, .memory_limit_in_bytes = 128 << 20}, {}, p);
+  ASSERT_TRUE(k.uvm.has_value());
+  EXPECT_EQ(k.uvm->vcpus, 1u);
 }
 
 }  // namespace

@@ -192,3 +192,121 @@ TEST(ContainerResources, InCreationOrderWithPerContainerQuota) {
 
 }  // namespace
 }  // namespace uvm::sizer
+
+namespace uvm::sizer {
+namespace {
+
+using testing::Make;
+using testing::Q;
+using testing::Sidecar;
+
+Container Init(std::string name, const char* cpu, const char* memory) {
+  return Make(std::move(name), cpu, memory);
+}
+
+TEST(PodCgroupLimits, EveryContainerInitAndSidecarIncludedMustDeclareALimit) {
+  // kubernetes pkg/kubelet/cm/helpers_linux.go ResourceConfigForPod: PodLimits' ContainerFn clears
+  // cpu/memoryLimitsDeclared for any container, init containers included (PR #103107), whose limits are
+  // zero; for an init container it sees its InitContainerUse (own + sidecars before it), see
+  // component-helpers resource/helpers.go AggregateContainerLimits.
+  struct Case {
+    const char* name;
+    PodSpec spec;
+    std::optional<int64_t> memory;
+    std::optional<int64_t> quota;
+  };
+  std::vector<Case> cases = {
+      {"app only", {.containers = {Make("app", "500m", "512Mi")}}, 536870912, 50000},
+      {"init without resources",
+       {.init_containers = {Init("init", nullptr, nullptr)}, .containers = {Make("app", "500m", "512Mi")}},
+       std::nullopt,
+       std::nullopt},
+      {"init with memory only",
+       {.init_containers = {Init("init", nullptr, "64Mi")}, .containers = {Make("app", "500m", "512Mi")}},
+       536870912,
+       std::nullopt},
+      {"sidecar without limits",
+       {.init_containers = {Sidecar("proxy", nullptr, nullptr)},
+        .containers = {Make("app", "500m", "512Mi")}},
+       std::nullopt,
+       std::nullopt},
+      // The init container's use includes the sidecar before it, so it counts as declared.
+      {"init after a limited sidecar",
+       {.init_containers = {Sidecar("proxy", "100m", "64Mi"), Init("init", nullptr, nullptr)},
+        .containers = {Make("app", "500m", "512Mi")}},
+       603979776,
+       60000},
+      {"zero limit counts as undeclared",
+       {.containers = {Make("app", "500m", "512Mi"), Make("b", "0", "0")}},
+       std::nullopt,
+       std::nullopt},
+  };
+  for (const auto& c : cases) {
+    PodCgroupLimits limits = PodCgroupLimitsForPod(c.spec, {});
+    EXPECT_EQ(limits.memory_limit_bytes, c.memory) << c.name;
+    EXPECT_EQ(limits.cpu_quota_us, c.quota) << c.name;
+  }
+}
+
+TEST(PodCgroupLimits, PodLevelLimitsDeclareOnlyWhenNonZero) {
+  // ResourceConfigForPod: `if !allocatedPod.Spec.Resources.Limits.Memory().IsZero() { memoryLimitsDeclared
+  // = true }`; PodLimits adds overhead only to non-zero limits.
+  PodSpec spec{.containers = {Make("app", nullptr, nullptr, "100m", "64Mi")}};
+  spec.pod_resources.limits.memory = Q("1Gi");
+  spec.overhead.memory = Q("100Mi");
+  EXPECT_EQ(PodCgroupLimitsForPod(spec, {}).memory_limit_bytes, (1024 + 100) * 1048576LL);
+  spec.pod_resources.limits.memory = Q("0");
+  EXPECT_EQ(PodCgroupLimitsForPod(spec, {}).memory_limit_bytes, std::nullopt);
+}
+
+TEST(PodCgroupLimits, SharesIncludeOverheadEvenWithoutCpuRequests) {
+  // component-helpers PodRequests: addResourceList(reqs, pod.Spec.Overhead) creates the cpu entry when no
+  // container requests CPU. A Burstable pod with RuntimeClass overhead 250m: 256 shares, not 2.
+  PodSpec spec{.containers = {Make("app", nullptr, "512Mi")}};
+  spec.overhead.cpu = Q("250m");
+  spec.overhead.memory = Q("160Mi");
+  ASSERT_EQ(PodQos(spec), QosClass::kBurstable);
+  PodCgroupLimits limits = PodCgroupLimitsForPod(spec, {});
+  EXPECT_EQ(limits.cpu_shares, 256);
+  // PodLimits adds overhead only to limits present: no CPU limit, so no quota; memory 512Mi + 160Mi.
+  EXPECT_EQ(limits.cpu_quota_us, std::nullopt);
+  EXPECT_EQ(limits.memory_limit_bytes, 672 * 1048576LL);
+}
+
+}  // namespace
+}  // namespace uvm::sizer
+
+namespace uvm::sizer {
+namespace {
+
+using testing::Make;
+using testing::Q;
+
+TEST(SandboxResources, MemoryBeyondInt64IsRefusedNotWrapped) {
+  // SIZING.md §6; Quantity::ValueOverflows cites apimachinery. The kubelet would pass 0 for "1e19"
+  // (no memory limit at all) and a wrapped value for a sum that overflows.
+  struct Case {
+    const char* name;
+    PodSpec spec;
+  };
+  std::vector<Case> cases = {
+      {"container 1e19", {.containers = {Make("app", "1", "1e19")}}},
+      {"sum overflows", {.containers = {Make("a", "1", "5e18"), Make("b", "1", "5e18")}}},
+  };
+  PodSpec pod_level{.containers = {Make("app", nullptr, nullptr)}};
+  pod_level.pod_resources.limits.memory = Q("1e19");
+  cases.push_back({"pod-level 1e19", pod_level});
+  for (const auto& c : cases) {
+    auto r = SandboxResourcesForPod(c.spec, {});
+    ASSERT_FALSE(r.ok()) << c.name;
+    EXPECT_NE(r.error().message.find("pod memory limit is too large"), std::string::npos)
+        << r.error().message;
+  }
+  // 8Ei is clamped by apimachinery itself (maxAllowed): well defined, sized as 2^63-1 bytes.
+  auto ok = SandboxResourcesForPod({.containers = {Make("app", "1", "8Ei")}}, {});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->memory_limit_in_bytes, INT64_MAX);
+}
+
+}  // namespace
+}  // namespace uvm::sizer

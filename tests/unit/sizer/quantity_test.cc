@@ -340,3 +340,32 @@ TEST(Quantity, ComparisonIsByAmountNotSpelling) {
 
 }  // namespace
 }  // namespace uvm::sizer
+
+namespace uvm::sizer {
+namespace {
+
+TEST(QuantityOverflow, ValueOverflowsWhereApimachineryReturnsGarbage) {
+  // apimachinery quantity.go ParseQuantity keeps "1e19" as int64Amount{1, 19}; Value() -> ScaledValue(0)
+  // -> AsScaledInt64 -> positiveScaleInt64 overflows (returns 0, false) and the false is discarded: 0.
+  // A 20-digit integer takes the inf.Dec path: scaledValue returns big.Int.Int64(), the low 64 bits.
+  // Binary suffixes are clamped to maxAllowed there too, so "8Ei" and "16Ei" are well defined.
+  struct Case {
+    const char* text;
+    bool overflows;
+  };
+  for (Case c : {Case{"1e19", true}, Case{"10000000000000000000", true}, Case{"10E", true},
+                 Case{"9223372036854775807", false}, Case{"9223372036854775807.5", true}, Case{"8Ei", false},
+                 Case{"16Ei", false}, Case{"1Gi", false}, Case{"-1e19", true}}) {
+    auto q = Quantity::Parse(c.text);
+    ASSERT_TRUE(q.ok()) << c.text;
+    EXPECT_EQ(q->ValueOverflows(), c.overflows) << c.text;
+  }
+  // A sum that leaves int64 becomes an inf.Dec in apimachinery's Add: its Value() is garbage as well.
+  auto half = Quantity::Parse("5e18");
+  ASSERT_TRUE(half.ok());
+  EXPECT_FALSE(half->ValueOverflows());
+  EXPECT_TRUE((*half + *half).ValueOverflows());
+}
+
+}  // namespace
+}  // namespace uvm::sizer

@@ -184,3 +184,41 @@ TEST(SizePod, CpuOverflowNamesThePod) {
 
 }  // namespace
 }  // namespace uvm::sizer
+
+namespace uvm::sizer {
+namespace {
+
+TEST(SizePodOverflow, MemoryBeyondInt64IsRefusedNamingTheField) {
+  // SIZING.md §6: where apimachinery's Value() is garbage (Quantity::ValueOverflows) we refuse.
+  Pod pod;
+  pod.ref = {.kind = "Pod", .namespace_ = "default", .name = "big", .document = 1};
+  pod.spec.runtime_class_name = "kata";
+  pod.spec.containers = {testing::Make("app", "1", "1Gi")};
+  pod.spec.overhead.memory = testing::Q("1e19");
+  auto r = SizePod(pod, SizingContext{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "document 1 (Pod default/big): spec.overhead.memory is too large: above 2^63-1 bytes");
+  pod.spec.overhead.memory.reset();
+  pod.spec.containers = {testing::Make("app", "1", "1e19")};
+  auto limit = SizePod(pod, SizingContext{});
+  ASSERT_FALSE(limit.ok());
+  EXPECT_NE(limit.error().message.find("document 1 (Pod default/big): pod memory limit is too large"),
+            std::string::npos)
+      << limit.error().message;
+}
+
+TEST(SizePodAnnotations, AnUnenabledHypervisorAnnotationIsTheRuntimesRefusal) {
+  Pod pod;
+  pod.spec.runtime_class_name = "kata";
+  pod.spec.containers = {testing::Make("app", "1", "1Gi")};
+  pod.annotations["io.katacontainers.config.hypervisor.default_vcpus"] = "2";
+  auto r = SizePod(pod, SizingContext{});  // aks-kata-256 enables nothing
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r->uvm.has_value());
+  EXPECT_EQ(r->refusal.value_or(""),
+            "annotation io.katacontainers.config.hypervisor.default_vcpus is not enabled");
+}
+
+}  // namespace
+}  // namespace uvm::sizer
