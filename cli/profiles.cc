@@ -37,7 +37,10 @@ json ToJson(const sizer::Profile& p) {
           {"max_vcpus", p.max_vcpus},
           {"max_memory_mib", p.max_memory_mib},
           {"memory_block_mib", p.memory_block_mib},
-          {"sandbox_cgroup_only", p.sandbox_cgroup_only}};
+          {"sandbox_cgroup_only", p.sandbox_cgroup_only},
+          {"enabled_annotations", p.enabled_annotations},
+          {"forwarded_annotations", p.forwarded_annotations},
+          {"min_hypervisor_memory_mib", p.min_hypervisor_memory_mib}};
 }
 
 std::string Or(uint32_t v, const char* none) {

@@ -555,6 +555,11 @@ Status ApplyTable(const toml::table& root, std::string_view source, DaemonConfig
 std::vector<std::pair<std::string_view, std::string>> ProfileFields(const sizer::Profile& p) {
   auto u = [](uint32_t v) { return std::to_string(v); };
   auto b = [](bool v) { return std::string(v ? "true" : "false"); };
+  auto strings = [](const std::vector<std::string>& list) {
+    std::string out = "[";
+    for (const auto& item : list) out += fmt::format("{}{}", out.size() > 1 ? ", " : "", QuoteText(item));
+    return out + "]";
+  };
   std::string vcpus = fmt::format("{}", p.base_vcpus);
   if (vcpus.find_first_of(".en") == std::string::npos) vcpus += ".0";
   return {{"description", QuoteText(p.description)},
@@ -568,7 +573,10 @@ std::vector<std::pair<std::string_view, std::string>> ProfileFields(const sizer:
           {"max_vcpus", u(p.max_vcpus)},
           {"max_memory_mib", u(p.max_memory_mib)},
           {"memory_block_mib", u(p.memory_block_mib)},
-          {"sandbox_cgroup_only", b(p.sandbox_cgroup_only)}};
+          {"sandbox_cgroup_only", b(p.sandbox_cgroup_only)},
+          {"enabled_annotations", strings(p.enabled_annotations)},
+          {"forwarded_annotations", strings(p.forwarded_annotations)},
+          {"min_hypervisor_memory_mib", u(p.min_hypervisor_memory_mib)}};
 }
 
 std::string ProfileInline(const sizer::Profile& p) {

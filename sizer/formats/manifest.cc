@@ -517,6 +517,13 @@ class Reader {
       return Fail(field, fmt::format("{} is too large for a CPU quantity (its millicores overflow int64)",
                                      Quote(n.scalar)));
     }
+    // apimachinery's Value() of a decimal memory quantity above 2^63-1 (`1e19`, a 20-digit number) is 0 or
+    // its low 64 bits (quantity.go positiveScaleInt64 / scaledValue), which the kubelet passes on as the
+    // limit: no well-defined size to report (SIZING.md §6).
+    if (!cpu && q->ValueOverflows()) {
+      return Fail(field, fmt::format("{} is too large for a memory quantity (its bytes overflow int64)",
+                                     Quote(n.scalar)));
+    }
     out = *q;
     return {};
   }

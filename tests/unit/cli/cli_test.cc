@@ -315,13 +315,7 @@ TEST(Cli, HelpAndVersion) {
   EXPECT_EQ(Cli({}).exit_code, 2);  // a subcommand is required
 }
 
-}  // namespace
-}  // namespace uvm
-
-namespace uvm {
-namespace {
-
-// --kata-config: the node's Kata TOML decides every VM handler's profile (fidelity branch, issue 9).
+// --kata-config: the node's Kata TOML decides every VM handler's profile.
 TEST(CliKataConfig, SizesVmHandlersWithTheProfileDerivedFromTheFile) {
   std::string manifest = std::string(UVM_FIXTURES_DIR) + "/cli/runtimeclass-and-deployment.yaml";
   std::string kata = std::string(UVM_FIXTURES_DIR) + "/cli/kata-configuration-aks.toml";
@@ -336,6 +330,29 @@ TEST(CliKataConfig, SizesVmHandlersWithTheProfileDerivedFromTheFile) {
   auto missing = RunProcess({UVM_SIZER_BIN, "size", manifest, "--kata-config", "/nonexistent.toml"}, "");
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("/nonexistent.toml"), std::string::npos) << missing.err;
+}
+
+// Kata's own vCPU-allocation test (kata-containers
+// tests/integration/kubernetes/k8s-sandbox-vcpus-allocation.bats on
+// runtimeclass_workloads/pod-sandbox-vcpus-allocation.yaml) expects 1, 1 and 2 vCPUs when the node's Kata
+// config enables the default_vcpus annotation; end to end: manifest annotations -> profile -> UVM.
+TEST(CliKataConfig, PodAnnotationsEnabledByTheKataFileSizeAsKatasOwnTestExpects) {
+  std::string pods = std::string(UVM_FIXTURES_DIR) + "/kata/vcpus-allocation-pods.yaml";
+  std::string kata = std::string(UVM_FIXTURES_DIR) + "/kata/configuration-qemu-annotations.toml";
+  auto r = RunProcess({UVM_SIZER_BIN, "size", pods, "--kata-config", kata, "-o", "json"}, "");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  std::map<std::string, int> vcpus;
+  for (const auto& pod : j["pods"]) vcpus[pod["name"]] = pod["uvm"]["vcpus"];
+  EXPECT_EQ(vcpus, (std::map<std::string, int>{{"vcpus-less-than-one-with-no-limits", 1},
+                                               {"vcpus-less-than-one-with-limits", 1},
+                                               {"vcpus-more-than-one-with-limits", 2}}))
+      << r.out;
+  // The same pods on a profile that enables no hypervisor annotation: Kata refuses each sandbox.
+  auto refused = RunProcess({UVM_SIZER_BIN, "size", pods, "--profile", "aks-kata-256", "-o", "json"}, "");
+  EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
+  EXPECT_NE(refused.out.find("is not enabled"), std::string::npos) << refused.out;
 }
 
 }  // namespace

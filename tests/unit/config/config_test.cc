@@ -412,5 +412,23 @@ TEST(DaemonConfig, HostileTextIsAnErrorNotACrash) {
   }
 }
 
+TEST(DaemonConfig, PrintedProfileKeepsItsAnnotationPatterns) {
+  DaemonConfig c;
+  ASSERT_TRUE(
+      Apply("[profiles.mine]\nbase_vcpus = 1\nenabled_annotations = [\"default_vcpus\", \"default_memory\"]\n"
+            "forwarded_annotations = [\"io.katacontainers.*\"]\nmin_hypervisor_memory_mib = 0\n",
+            c)
+          .ok());
+  std::string printed = ConfigToToml(c);
+  DaemonConfig back;
+  auto st = Apply(printed, back);
+  ASSERT_TRUE(st.ok()) << st.error().message << "\n" << printed;
+  ASSERT_EQ(back.profiles.size(), 1u) << printed;
+  const auto& p = back.profiles.front();
+  EXPECT_EQ(p.enabled_annotations, (std::vector<std::string>{"default_vcpus", "default_memory"})) << printed;
+  EXPECT_EQ(p.forwarded_annotations, std::vector<std::string>{"io.katacontainers.*"});
+  EXPECT_EQ(p.min_hypervisor_memory_mib, 0u);
+}
+
 }  // namespace
 }  // namespace uvm::daemon

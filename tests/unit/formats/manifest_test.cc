@@ -425,6 +425,18 @@ TEST(Manifest, NegativeAndOverflowingLimits) {
   EXPECT_EQ(
       ErrorOf("kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a}]\n  overhead: {memory: -1}\n"),
       "document 1 (Pod default/p): spec.overhead.memory: must not be negative, got \"-1\"");
+  // Memory above 2^63-1 bytes: apimachinery's Value() gives 0 for 1e19 (positiveScaleInt64 overflow) and the
+  // low 64 bits for a 20-digit number (scaledValue), neither a size: refused, naming the field.
+  EXPECT_EQ(ErrorOf(pod("{limits: {memory: 1e19}}")),
+            "document 1 (Pod ns/p): spec.containers[0].resources.limits.memory: \"1e19\" is too large for a "
+            "memory quantity (its bytes overflow int64)");
+  EXPECT_EQ(
+      ErrorOf(pod("{requests: {memory: '10000000000000000000'}}")),
+      "document 1 (Pod ns/p): spec.containers[0].resources.requests.memory: \"10000000000000000000\" is "
+      "too large for a memory quantity (its bytes overflow int64)");
+  // Binary suffixes are clamped by apimachinery itself (maxAllowed), so 16Ei is 2^63-1 bytes, not an error.
+  auto clamped = MustParse(pod("{limits: {memory: 16Ei}}"));
+  EXPECT_EQ(Bytes(clamped.pods[0].spec.containers[0].resources.limits.memory), INT64_MAX);
 }
 
 TEST(Manifest, StructureErrors) {
