@@ -326,12 +326,6 @@ TEST(Containerd, Errors) {
               StartsWith("TOML syntax error at line 1, column "));
 }
 
-}  // namespace
-}  // namespace uvm::sizer::formats
-
-namespace uvm::sizer::formats {
-namespace {
-
 std::string FixtureText(const std::string& name) {
   std::ifstream in(std::string(UVM_FIXTURES_DIR) + "/" + name);
   EXPECT_TRUE(in.good()) << name;

@@ -199,14 +199,6 @@ TEST(Profiles, HandlerDefaultsAndRuntimeClassAliases) {
   EXPECT_EQ(catalog.ForHandler("kata-qemu")->base_memory_mib, 512u);
 }
 
-}  // namespace
-}  // namespace uvm::sizer
-
-namespace uvm::sizer {
-namespace {
-
-using testing::Make;
-
 std::vector<ContainerResources> Containers(
     std::initializer_list<std::tuple<bool, bool, int64_t, int64_t>> list) {
   std::vector<ContainerResources> out;

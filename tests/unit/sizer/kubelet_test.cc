@@ -190,16 +190,6 @@ TEST(ContainerResources, InCreationOrderWithPerContainerQuota) {
   EXPECT_EQ(list[2].cpu_quota, 0);
 }
 
-}  // namespace
-}  // namespace uvm::sizer
-
-namespace uvm::sizer {
-namespace {
-
-using testing::Make;
-using testing::Q;
-using testing::Sidecar;
-
 Container Init(std::string name, const char* cpu, const char* memory) {
   return Make(std::move(name), cpu, memory);
 }
@@ -272,15 +262,6 @@ TEST(PodCgroupLimits, SharesIncludeOverheadEvenWithoutCpuRequests) {
   EXPECT_EQ(limits.cpu_quota_us, std::nullopt);
   EXPECT_EQ(limits.memory_limit_bytes, 672 * 1048576LL);
 }
-
-}  // namespace
-}  // namespace uvm::sizer
-
-namespace uvm::sizer {
-namespace {
-
-using testing::Make;
-using testing::Q;
 
 TEST(SandboxResources, MemoryBeyondInt64IsRefusedNotWrapped) {
   // SIZING.md §6; Quantity::ValueOverflows cites apimachinery. The kubelet would pass 0 for "1e19"

@@ -338,12 +338,6 @@ TEST(Quantity, ComparisonIsByAmountNotSpelling) {
   EXPECT_FALSE(Q("-0").IsNegative());
 }
 
-}  // namespace
-}  // namespace uvm::sizer
-
-namespace uvm::sizer {
-namespace {
-
 TEST(QuantityOverflow, ValueOverflowsWhereApimachineryReturnsGarbage) {
   // apimachinery quantity.go ParseQuantity keeps "1e19" as int64Amount{1, 19}; Value() -> ScaledValue(0)
   // -> AsScaledInt64 -> positiveScaleInt64 overflows (returns 0, false) and the false is discarded: 0.

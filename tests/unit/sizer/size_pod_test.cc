@@ -182,12 +182,6 @@ TEST(SizePod, CpuOverflowNamesThePod) {
       << r.error().message;
 }
 
-}  // namespace
-}  // namespace uvm::sizer
-
-namespace uvm::sizer {
-namespace {
-
 TEST(SizePodOverflow, MemoryBeyondInt64IsRefusedNamingTheField) {
   // SIZING.md §6: where apimachinery's Value() is garbage (Quantity::ValueOverflows) we refuse.
   Pod pod;
