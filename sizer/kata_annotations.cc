@@ -10,9 +10,13 @@
 #include <fmt/format.h>
 
 #include "base/error_codes.h"
+#include "base/quote.h"
 
 namespace uvm::sizer {
 namespace {
+
+// apimachinery validation.go: DNS1123SubdomainMaxLength (253) + "/" + qualifiedNameMaxLength (63).
+constexpr size_t kMaxAnnotationKeyBytes = 253 + 1 + 63;
 
 using Pairs = std::vector<std::pair<std::string_view, std::string_view>>;
 
@@ -95,16 +99,28 @@ bool Enabled(const Profile& profile, std::string_view suffix) {
 
 AnnotatedProfile Apply(const Profile& input, const Pairs& all, uint32_t host_cpus) {
   AnnotatedProfile out{.profile = input};
+  auto refuse = [&](std::string message) {
+    out.profile = input;
+    out.refusal = std::move(message);
+    return out;
+  };
   // containerd sandbox_run_linux.go: only getPassthroughAnnotations(config.Annotations,
   // ociRuntime.PodAnnotations) reach the sandbox spec Kata reads.
   Pairs seen;
   for (const auto& [key, value] : all) {
+    // The API server never admits a longer key (apimachinery validation.go IsQualifiedName: a DNS
+    // subdomain prefix of at most 253 bytes, '/', a name of at most 63), and std::regex's backtracking
+    // recursion grows with the subject's length, so a key from a lying peer must not reach the matcher.
+    if (key.size() > kMaxAnnotationKeyBytes) {
+      return refuse(fmt::format("annotation key {} is {} bytes, longer than Kubernetes allows ({})",
+                                QuoteText(key, 64), key.size(), kMaxAnnotationKeyBytes));
+    }
     if (Forwarded(input, key)) {
       seen.emplace_back(key, value);
     } else if (key.starts_with("io.katacontainers.")) {
       out.notes.push_back(fmt::format(
           "annotation {} is not forwarded to the runtime (not in containerd's pod_annotations): ignored",
-          key));
+          QuoteText(key, 128)));
     }
   }
   auto find = [&](std::string_view key) -> std::optional<std::string_view> {
@@ -112,11 +128,6 @@ AnnotatedProfile Apply(const Profile& input, const Pairs& all, uint32_t host_cpu
       if (k == key) return v;
     }
     return std::nullopt;
-  };
-  auto refuse = [&](std::string message) {
-    out.profile = input;
-    out.refusal = std::move(message);
-    return out;
   };
 
   for (const auto& [key, value] : seen) {

@@ -58,6 +58,20 @@ TEST(KataAnnotations, HypervisorAnnotationNotEnabledFailsTheSandbox) {
   EXPECT_EQ(r.profile.base_memory_mib, 2048u);
 }
 
+TEST(KataAnnotations, AKeyLongerThanKubernetesAllowsIsRefusedBeforeAnyPatternSeesIt) {
+  // A lying CRI peer or a hand-written manifest: a 1 MiB key would send std::regex's backtracking deep
+  // enough to overflow the stack under a `.*` pattern; the API server never admits more than 317 bytes.
+  Profile p = *FindBuiltinProfile("upstream-static");
+  p.enabled_annotations = {".*"};
+  std::string key = std::string(kKataHypervisorAnnotationPrefix) + std::string(1 << 20, 'a');
+  AnnotatedProfile r = ApplyKataAnnotations(p, Annotations{{key, "2"}}, 8);
+  ASSERT_TRUE(r.refusal.has_value());
+  EXPECT_NE(r.refusal->find("1048612 bytes, longer than Kubernetes allows (317)"), std::string::npos)
+      << *r.refusal;
+  std::string longest = std::string(kKataHypervisorAnnotationPrefix) + std::string(317 - 36, 'a');
+  EXPECT_FALSE(ApplyKataAnnotations(p, Annotations{{longest, "2"}}, 8).refusal.has_value());
+}
+
 TEST(KataAnnotations, EnabledPatternsAreUnanchoredRegularExpressions) {
   // checkAnnotationNameIsValid -> regexpContains -> regexp.MatchString: a match anywhere in the suffix.
   struct Case {
