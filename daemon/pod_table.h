@@ -38,6 +38,8 @@ struct PodState {
   // Sizing: nullopt profile = not VM-isolated, never written, never watched.
   std::optional<std::string> profile;
   sizer::SandboxSizing sizing;
+  // The profile's sandbox_cgroup_only after the pod's own annotation (decided when sized).
+  bool sandbox_cgroup_only = true;
   std::vector<std::string> notes;
 
   // The latest cgroup reading (one per tick; a write updates only the value written).

@@ -206,6 +206,7 @@ void Reconciler::Size(PodState& pod) {
     }
     pod.profile.reset();
     pod.sizing = {};
+    pod.sandbox_cgroup_only = true;
     pod.phase = PodPhase::kSized;
     return;
   }
@@ -220,6 +221,7 @@ void Reconciler::Size(PodState& pod) {
   sizer::AnnotatedProfile annotated =
       sizer::ApplyKataAnnotations(*profile, d.summary.annotations, setup_.host_cpus);
   for (auto& n : annotated.notes) pod.notes.push_back(std::move(n));
+  pod.sandbox_cgroup_only = annotated.profile.sandbox_cgroup_only;
   if (annotated.refusal) {
     pod.sizing = {};
     pod.sizing.kata.refusal = annotated.refusal;
@@ -350,13 +352,10 @@ void Reconciler::Enforce(PodState& pod) {
   }
   // sandbox_cgroup_only=false: Kata puts the VMM (and the guest RAM it touches) in an unconstrained
   // /kata_overhead/<id>; bound it by the host memory the UVM needs. Not there (yet, or runc): nothing to do.
-  const sizer::Profile* profile = setup_.catalog.Find(*pod.profile);
   // A pod's io.katacontainers.config.runtime.sandbox_cgroup_only annotation overrides the node's setting
-  // (kata oci/utils.go addRuntimeConfigOverrides; runtime annotations need no enable_annotations).
-  bool cgroup_only =
-      profile && sizer::ApplyKataAnnotations(*profile, pod.summary().annotations, setup_.host_cpus)
-                     .profile.sandbox_cgroup_only;
-  if (profile && !cgroup_only && pod.overhead_bound_bytes.value_or(-1) < memory) {
+  // (kata oci/utils.go addRuntimeConfigOverrides; runtime annotations need no enable_annotations): Size()
+  // kept the result.
+  if (!pod.sandbox_cgroup_only && pod.overhead_bound_bytes.value_or(-1) < memory) {
     auto r = cgroups_->BoundKataOverhead(s.id, memory);
     if (r) {
       pod.overhead_bound_bytes = memory;
