@@ -45,6 +45,10 @@ struct PodState {
   // The latest cgroup reading (one per tick; a write updates only the value written).
   std::optional<CgroupReading> cgroup;
   Clock::time_point cgroup_read_at{};
+  // The VMM's host overhead as measured: pod cgroup usage - guest memory in use (MemTotal - MemAvailable of
+  // the guest, from the shim's metrics), from the latest reading of both; nullopt where the shim reports no
+  // guest memory. Feeds the ledger (the larger of it and the model) and the podFixed recommendation.
+  std::optional<int64_t> host_overhead_measured_bytes;
 
   // Enforcement.
   uint64_t cgroup_writes = 0;
