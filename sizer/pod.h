@@ -41,6 +41,11 @@ struct ObjectRef {
   // spec.nodeName of a live pod (`kubectl get pods -o yaml`), so a planner can group by node; empty for
   // templates and unscheduled pods.
   std::string node_name;
+  // status.phase of a live pod ("Pending", "Running", "Succeeded", "Failed", "Unknown"); empty for
+  // templates. The scheduler stops counting a pod once it has terminated (Succeeded or Failed).
+  std::string phase;
+  // metadata.uid of a live pod; empty for templates.
+  std::string uid;
 };
 
 struct PodSpec {
