@@ -77,10 +77,26 @@ Result<LedgerPod> SizeForNode(const sizer::Pod& pod, const sizer::SizingContext&
   return out;
 }
 
-bool KnownRuntimeClass(const sizer::SizingContext& ctx, const std::string& name) {
+const sizer::RuntimeClass* FindRuntimeClass(const sizer::SizingContext& ctx, const std::string& name) {
   for (const auto& rc : ctx.runtime_classes)
-    if (rc.name == name) return true;
-  return false;
+    if (rc.name == name) return &rc;
+  return nullptr;
+}
+
+bool KnownRuntimeClass(const sizer::SizingContext& ctx, const std::string& name) {
+  return FindRuntimeClass(ctx, name) != nullptr;
+}
+
+// The first label of the RuntimeClass's scheduling.nodeSelector the node lacks, if any: RuntimeClass
+// admission adds the selector to the pod's nodeSelector (kubernetes.io/docs/concepts/containers/
+// runtime-class, "Scheduling"), so no pod of the shape lands on such a node.
+std::optional<std::string> MissingLabel(const sizer::RuntimeClass& rc,
+                                        const sizer::formats::NodeObject& node) {
+  for (const auto& [key, value] : rc.node_selector) {
+    auto it = node.labels.find(key);
+    if (it == node.labels.end() || it->second != value) return fmt::format("{}={}", key, value);
+  }
+  return std::nullopt;
 }
 
 struct ShapeInput {
@@ -295,12 +311,26 @@ int Run(CapacityOptions opt) {
       }
       node_shapes.push_back({.name = s.name, .pod = std::move(*p)});
     }
-    sizer::formats::NodeReport row{
-        .ledger = sizer::BuildNodeLedger(node.ref.name, sizer::formats::LedgerAllocatable(node), ledger_pods,
-                                         node_shapes),
-        .breakdown = sizer::formats::BreakdownOf(ledger_pods),
-        .allocatable_from_capacity = node.allocatable_from_capacity,
-        .unschedulable = node.unschedulable};
+    sizer::NodeLedger ledger = sizer::BuildNodeLedger(node.ref.name, sizer::formats::LedgerAllocatable(node),
+                                                      ledger_pods, node_shapes);
+    for (size_t i = 0; i < shapes.size() && i < ledger.fits.size(); ++i) {
+      const auto& rc_name = shapes[i].pod.spec.runtime_class_name;
+      const sizer::RuntimeClass* rc = rc_name ? FindRuntimeClass(*base, *rc_name) : nullptr;
+      if (rc == nullptr) continue;
+      auto missing = MissingLabel(*rc, node);
+      if (!missing) continue;
+      sizer::ShapeFit& fit = ledger.fits[i];
+      fit.scheduler = sizer::Fit{.count = 0};
+      fit.host = sizer::Fit{.count = 0};
+      fit.gap = 0;
+      ledger.notes.push_back(fmt::format(
+          "shape {}: RuntimeClass {} schedules only onto nodes labelled {}, which this node is not: none fit",
+          shapes[i].name, rc->name, *missing));
+    }
+    sizer::formats::NodeReport row{.ledger = std::move(ledger),
+                                   .breakdown = sizer::formats::BreakdownOf(ledger_pods),
+                                   .allocatable_from_capacity = node.allocatable_from_capacity,
+                                   .unschedulable = node.unschedulable};
     report.nodes.push_back(std::move(row));
   }
   sizer::formats::Summarize(report);

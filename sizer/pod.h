@@ -72,6 +72,9 @@ struct RuntimeClass {
   std::string name;
   std::string handler;
   ResourceList overhead_pod_fixed;
+  // scheduling.nodeSelector: admission adds it to the pod's nodeSelector, so its pods only go to nodes
+  // with these labels.
+  std::map<std::string, std::string, std::less<>> node_selector;
 };
 
 }  // namespace uvm::sizer

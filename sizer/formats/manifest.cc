@@ -374,19 +374,20 @@ class Reader {
     auto meta = Map(pod_template, "metadata", path);
     if (!meta) return meta.error();
     if (*meta) {
-      if (auto st = Annotations(**meta, path + "metadata.", pod.annotations); !st) return st;
+      if (auto st = StringMap(**meta, "annotations", path + "metadata.", pod.annotations); !st) return st;
     }
     out_.pods.push_back(std::move(pod));
     return {};
   }
 
-  Status Annotations(const YNode& meta, const std::string& path,
-                     std::map<std::string, std::string, std::less<>>& out) {
-    auto node = Map(meta, "annotations", path);
+  // A map[string]string field: annotations, labels, a nodeSelector.
+  Status StringMap(const YNode& parent, const char* key, const std::string& path,
+                   std::map<std::string, std::string, std::less<>>& out) {
+    auto node = Map(parent, key, path);
     if (!node) return node.error();
     if (*node == nullptr) return {};
     const YNode& m = **node;
-    std::string field = path + "annotations";
+    std::string field = path + key;
     size_t total = 0;
     for (size_t i = 0; i + 1 < m.children.size(); i += 2) {
       const YNode& k = *m.children[i];
@@ -410,7 +411,7 @@ class Reader {
       total += k.scalar.size() + value.size();
       if (total > kMaxAnnotationBytes) {
         return Fail(field, fmt::format("more than {} bytes in total (the API's limit for annotations)",
-                                       kMaxAnnotationBytes));
+                                       kMaxAnnotationBytes));  // far above any label set too
       }
       if (!out.emplace(k.scalar, std::move(value)).second) {
         return Fail(entry, fmt::format("duplicate key (line {})", k.mark.line + 1));
@@ -474,6 +475,11 @@ class Reader {
     node.ref = ObjectRef{.kind = "Node", .namespace_ = "", .name = current_.name, .document = document_};
     node.ref.uid = current_.uid;
     if (node.ref.name.empty()) return Fail(prefix + "metadata.name", "missing");
+    auto meta = Map(obj, "metadata", prefix);
+    if (!meta) return meta.error();
+    if (*meta) {
+      if (auto st = StringMap(**meta, "labels", prefix + "metadata.", node.labels); !st) return st;
+    }
     auto spec = Map(obj, "spec", prefix);
     if (!spec) return spec.error();
     if (*spec) {
@@ -542,6 +548,12 @@ class Reader {
     if (!overhead) return overhead.error();
     if (*overhead) {
       if (auto st = Resources(**overhead, "podFixed", prefix + "overhead.", rc.overhead_pod_fixed); !st)
+        return st;
+    }
+    auto scheduling = Map(obj, "scheduling", prefix);
+    if (!scheduling) return scheduling.error();
+    if (*scheduling) {
+      if (auto st = StringMap(**scheduling, "nodeSelector", prefix + "scheduling.", rc.node_selector); !st)
         return st;
     }
     out_.runtime_classes.push_back(std::move(rc));

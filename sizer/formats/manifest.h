@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,8 +28,9 @@ struct NodeObject {
   NodeResources capacity;
   bool has_allocatable = false;
   bool has_capacity = false;
-  bool allocatable_from_capacity = false;  // status.allocatable was missing
-  bool unschedulable = false;              // spec.unschedulable (cordoned)
+  bool allocatable_from_capacity = false;                  // status.allocatable was missing
+  bool unschedulable = false;                              // spec.unschedulable (cordoned)
+  std::map<std::string, std::string, std::less<>> labels;  // metadata.labels
 };
 
 // What ParseManifest reads: the objects that carry pods, or Nodes.
