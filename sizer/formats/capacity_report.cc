@@ -456,19 +456,21 @@ std::string CapacityPlotScript(const CapacityReport& report, std::string_view te
   const size_t n = report.nodes.size();
   std::string s;
   // Wide enough for the node names under their bars; tall enough for the key.
-  const size_t width = std::max<size_t>(800, 120 + 170 * n);
+  const size_t width = std::max<size_t>(900, 160 + 280 * n);
   if (terminal == "png") {
     s += fmt::format(
-        "set terminal pngcairo size {},560 enhanced font 'DejaVu Sans,11' background '#ffffff'\n", width);
+        "set terminal pngcairo size {},620 enhanced font 'DejaVu Sans,11' background '#ffffff'\n", width);
   } else {
     s += fmt::format(
-        "set terminal svg size {},560 dynamic enhanced font 'DejaVu Sans,11' background '#ffffff'\n", width);
+        "set terminal svg size {},620 dynamic enhanced font 'DejaVu Sans,11' background '#ffffff'\n", width);
   }
-  s += "set title 'Committed memory per node: scheduler view (requests + overhead) vs host view (VM cost)'\n";
+  s += "set title 'Committed memory per node: scheduler view (requests + overhead) and host view (what the "
+       "VMs "
+       "take)' noenhanced\n";
   s += "set ylabel 'GiB'\n";
   s += "set yrange [0:*]\n";
   s += "set grid ytics lc rgb '#dddddd'\n";
-  s += "set key outside right top vertical Left reverse noenhanced\n";
+  s += "set key outside below center horizontal maxrows 2 width 2 noenhanced\n";
   s += "set style fill solid 0.9 border lc rgb '#333333'\n";
   s += "set boxwidth 0.8\n";
   s += fmt::format("set xrange [-0.8:{}]\n", 3.0 * static_cast<double>(n) - 0.4);
@@ -477,11 +479,11 @@ std::string CapacityPlotScript(const CapacityReport& report, std::string_view te
   for (size_t i = 0; i < n; ++i) {
     const double x = 3.0 * static_cast<double>(i);
     tics += fmt::format("{}'scheduler' {:.1f}, 'host' {:.1f}", i ? ", " : "", x, x + 1);
-    s += fmt::format("set label {} '{}' at first {:.1f}, graph -0.09 center noenhanced font ',12'\n", i + 1,
+    s += fmt::format("set label {} '{}' at first {:.1f}, graph -0.08 center noenhanced font ',10'\n", i + 1,
                      PlotLabel(report.nodes[i].ledger.node), x + 0.5);
   }
   s += "set xtics (" + tics + ") scale 0 noenhanced font ',9'\n";
-  s += "set bmargin 5\n";
+  s += "set bmargin 9\n";
   // Columns: x, then cumulative tops of each stacked segment, then allocatable.
   s += "$ledger << EOD\n";
   for (size_t i = 0; i < n; ++i) {
