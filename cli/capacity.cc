@@ -313,7 +313,16 @@ int Run(CapacityOptions opt) {
     }
     sizer::NodeLedger ledger = sizer::BuildNodeLedger(node.ref.name, sizer::formats::LedgerAllocatable(node),
                                                       ledger_pods, node_shapes);
-    for (size_t i = 0; i < shapes.size() && i < ledger.fits.size(); ++i) {
+    // The scheduler's NodeUnschedulable filter keeps new pods off a cordoned node (pods that tolerate
+    // node.kubernetes.io/unschedulable aside): none fit there, in either view.
+    if (node.unschedulable) {
+      for (auto& fit : ledger.fits) {
+        fit.scheduler = sizer::Fit{.count = 0};
+        fit.host = sizer::Fit{.count = 0};
+        fit.gap = 0;
+      }
+    }
+    for (size_t i = 0; i < shapes.size() && i < ledger.fits.size() && !node.unschedulable; ++i) {
       const auto& rc_name = shapes[i].pod.spec.runtime_class_name;
       const sizer::RuntimeClass* rc = rc_name ? FindRuntimeClass(*base, *rc_name) : nullptr;
       if (rc == nullptr) continue;

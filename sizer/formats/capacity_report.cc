@@ -338,7 +338,8 @@ std::string CapacityReportText(const CapacityReport& report) {
       notes.push_back(
           node + ": no status.allocatable: its capacity is used, which counts what the kubelet reserves");
     if (n.unschedulable)
-      notes.push_back(node + ": cordoned (spec.unschedulable): the scheduler places no new pods here");
+      notes.push_back(
+          node + ": cordoned (spec.unschedulable): the scheduler places no new pods here, so no shape fits");
     for (const auto& note : n.ledger.notes) notes.push_back(node + ": " + Printable(note));
   }
   if (!report.unscheduled.empty())

@@ -312,6 +312,71 @@ TEST(CliCapacity, InvalidInputExits2WithOneMessageAndNothingOnStdout) {
   }
 }
 
+TEST(CliCapacity, CapacityFallbackCordonUnknownNodesAndTemplatesAreSaidSo) {
+  ScratchDir dir;
+  const std::string nodes = dir.Write("nodes.yaml", R"(
+kind: Node
+metadata: {name: raw, labels: {kubernetes.azure.com/kata-vm-isolation: "true"}}
+status: {capacity: {cpu: "4", memory: 16Gi, pods: "110"}}
+---
+kind: Node
+metadata: {name: cordoned, labels: {kubernetes.azure.com/kata-vm-isolation: "true"}}
+spec: {unschedulable: true}
+status: {allocatable: {cpu: "4", memory: 16Gi, pods: "110"}}
+)");
+  const std::string pods = dir.Write("pods.yaml", R"(
+kind: Pod
+metadata: {name: p1, namespace: a}
+spec:
+  nodeName: raw
+  containers: [{name: c, resources: {requests: {cpu: 1, memory: 1Gi}}}]
+status: {phase: Running}
+---
+kind: Pod
+metadata: {name: elsewhere, namespace: a}
+spec:
+  nodeName: gone-node
+  containers: [{name: c, resources: {requests: {cpu: 1, memory: 1Gi}}}]
+status: {phase: Running}
+---
+kind: Deployment
+metadata: {name: tmpl, namespace: a}
+spec:
+  template:
+    spec: {containers: [{name: c}]}
+)");
+  auto r = Cli({"capacity", "--pods", pods, "--nodes", nodes, "--runtimeclasses",
+                Example("runtimeclasses.yaml"), "--shape", Example("shapes/web.yaml"), "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = Json(r);
+  const json* raw = NodeNamed(j, "raw");
+  ASSERT_NE(raw, nullptr);
+  EXPECT_TRUE((*raw)["allocatable_from_capacity"]);
+  EXPECT_EQ((*raw)["allocatable"]["memory_bytes"], int64_t{16} << 30);
+  EXPECT_EQ((*raw)["pods"], 1);
+  // 16Gi - 1Gi = 15Gi free in the scheduler view; web needs 856Mi: floor(15360 / 856) = 17; cpu 3000 / 250
+  // = 12.
+  EXPECT_EQ((*raw)["fits"][0]["scheduler"]["count"], 12);
+  const json* cordoned = NodeNamed(j, "cordoned");
+  ASSERT_NE(cordoned, nullptr);
+  EXPECT_TRUE((*cordoned)["unschedulable"]);
+  EXPECT_EQ((*cordoned)["fits"][0]["scheduler"]["count"], 0);
+  EXPECT_EQ((*cordoned)["fits"][0]["host"]["count"], 0);
+  ASSERT_EQ(j["pods_on_unknown_nodes"].size(), 1u);
+  EXPECT_EQ(j["pods_on_unknown_nodes"][0]["node"], "gone-node");
+  std::string warnings = j["warnings"].dump();
+  EXPECT_NE(warnings.find("status.allocatable missing: status.capacity used"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("Deployment a/tmpl is a template, not a pod on a node"), std::string::npos)
+      << warnings;
+
+  auto text = Cli({"capacity", "--pods", pods, "--nodes", nodes});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("raw: no status.allocatable"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("cordoned: cordoned (spec.unschedulable)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("1 pods on nodes not in --nodes, not counted: a/elsewhere"), std::string::npos)
+      << text.out;
+}
+
 TEST(CliCapacity, StdinServesOneInput) {
   auto r = Cli({"capacity", "--pods", Example("pods.json"), "--nodes", "-", "-o", "json"},
                ReadFile(Example("nodes.json")));
