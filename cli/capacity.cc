@@ -309,33 +309,21 @@ int Run(CapacityOptions opt) {
       if (report.shapes.size() < shapes.size()) {
         report.shapes.push_back({.name = s.name, .source = s.path, .object = s.pod.ref, .pod = *p});
       }
-      node_shapes.push_back({.name = s.name, .pod = std::move(*p)});
+      sizer::Shape shape{.name = s.name, .pod = std::move(*p)};
+      // The scheduler's NodeUnschedulable filter keeps new pods off a cordoned node (pods that tolerate
+      // node.kubernetes.io/unschedulable aside).
+      if (node.unschedulable) shape.unschedulable_here = "the node is cordoned";
+      const auto& rc_name = s.pod.spec.runtime_class_name;
+      const sizer::RuntimeClass* rc = rc_name ? FindRuntimeClass(*base, *rc_name) : nullptr;
+      if (auto missing = rc && !node.unschedulable ? MissingLabel(*rc, node) : std::nullopt) {
+        shape.unschedulable_here =
+            fmt::format("RuntimeClass {} schedules only onto nodes labelled {}, which this node is not",
+                        rc->name, *missing);
+      }
+      node_shapes.push_back(std::move(shape));
     }
     sizer::NodeLedger ledger = sizer::BuildNodeLedger(node.ref.name, sizer::formats::LedgerAllocatable(node),
                                                       ledger_pods, node_shapes);
-    // The scheduler's NodeUnschedulable filter keeps new pods off a cordoned node (pods that tolerate
-    // node.kubernetes.io/unschedulable aside): none fit there, in either view.
-    if (node.unschedulable) {
-      for (auto& fit : ledger.fits) {
-        fit.scheduler = sizer::Fit{.count = 0};
-        fit.host = sizer::Fit{.count = 0};
-        fit.gap = 0;
-      }
-    }
-    for (size_t i = 0; i < shapes.size() && i < ledger.fits.size() && !node.unschedulable; ++i) {
-      const auto& rc_name = shapes[i].pod.spec.runtime_class_name;
-      const sizer::RuntimeClass* rc = rc_name ? FindRuntimeClass(*base, *rc_name) : nullptr;
-      if (rc == nullptr) continue;
-      auto missing = MissingLabel(*rc, node);
-      if (!missing) continue;
-      sizer::ShapeFit& fit = ledger.fits[i];
-      fit.scheduler = sizer::Fit{.count = 0};
-      fit.host = sizer::Fit{.count = 0};
-      fit.gap = 0;
-      ledger.notes.push_back(fmt::format(
-          "shape {}: RuntimeClass {} schedules only onto nodes labelled {}, which this node is not: none fit",
-          shapes[i].name, rc->name, *missing));
-    }
     sizer::formats::NodeReport row{.ledger = std::move(ledger),
                                    .breakdown = sizer::formats::BreakdownOf(ledger_pods),
                                    .allocatable_from_capacity = node.allocatable_from_capacity,
