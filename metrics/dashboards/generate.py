@@ -279,7 +279,7 @@ def panels():
                      "{{namespace}}")], "bytes"), 8, 8)
 
     L.row("Guest memory pressure")
-    L.add(table("Pods at memory pressure", "VM pods at warning (1) or critical (2) pressure, with the predicted "
+    L.add(table("Pods at memory pressure, with time left", "VM pods at warning (1) or critical (2) pressure, with the predicted "
                 "time until guest memory runs out.",
                 [f"uvm_sizer_pod_pressure_level{{{POD}}} >= 1",
                  f"uvm_sizer_pod_memory_exhaustion_seconds{{{POD}}} and on (uid) (uvm_sizer_pod_pressure_level >= 1)"],
