@@ -13,7 +13,7 @@ if(UVM_PROMTOOL)
   file(GLOB metrics_rule_tests CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/metrics/rules/*_test.yml)
   add_test(NAME metrics_rules_test COMMAND ${UVM_PROMTOOL} test rules ${metrics_rule_tests}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/metrics/rules)
-  # Every recording rule is evaluated, and every alert fires, in some promtool test.
+  # Every recording rule is evaluated, and every alert fires, in some promtool test; every alert has a runbook.
   add_test(NAME metrics_rules_coverage
            COMMAND Python3::Interpreter ${PROJECT_SOURCE_DIR}/metrics/rules/check_coverage.py
                    ${PROJECT_SOURCE_DIR}/metrics/rules/uvm-sizer.rules.yml ${metrics_rule_tests})
