@@ -862,6 +862,41 @@ TEST_F(CapacityEndToEnd, BothViewsFitAndGapComeFromTheDaemonAndKubeStateMetrics)
                            ValueOf(scheduler_fit[0]), *daemon_fit, ValueOf(gap[0]));
 }
 
+// The alerts on real data: critical guest pressure fires at once for the kata pod; the gap and the kata-cc
+// RuntimeClass's shortfall are pending (their `for` is 10 and 15 minutes); no target is down.
+TEST_F(CapacityEndToEnd, AlertsOnTheLiveNodeArePendingOrFiring) {
+  const std::string batch_uid = ksm_pods_.at(1).uid;
+  std::map<std::string, std::string> state;  // "<alertname> <distinguishing label>" -> state
+  auto deadline = std::chrono::steady_clock::now() + kPatience;
+  auto have_all = [&] {
+    return state["UvmSizerPodMemoryPressureCritical " + batch_uid] == "firing" &&
+           state["UvmSizerSchedulerOvercommit web"] == "pending" &&
+           state["UvmSizerRuntimeClassOverheadTooLow kata-cc"] == "pending";
+  };
+  json alerts;
+  while (!have_all() && std::chrono::steady_clock::now() < deadline) {
+    auto r = prometheus_->Get("/api/v1/alerts");
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    alerts = (*r)["data"]["alerts"];
+    state.clear();
+    for (const auto& a : alerts) {
+      const json& l = a["labels"];
+      std::string key = l["alertname"].get<std::string>() + " " +
+                        l.value("uid", l.value("shape", l.value("runtime_handler", l.value("instance", ""))));
+      state[key] = a["state"].get<std::string>();
+    }
+    if (!have_all()) std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(state["UvmSizerPodMemoryPressureCritical " + batch_uid], "firing") << alerts.dump(1);
+  EXPECT_EQ(state["UvmSizerSchedulerOvercommit web"], "pending") << alerts.dump(1);
+  EXPECT_EQ(state["UvmSizerRuntimeClassOverheadTooLow kata-cc"], "pending") << alerts.dump(1);
+  for (const auto& [key, st] : state) EXPECT_NE(key.rfind("UvmSizerTargetDown", 0), 0u) << key << " " << st;
+  for (const auto& a : alerts) {
+    const std::string url = a["annotations"].value("runbook_url", "");
+    EXPECT_THAT(url, HasSubstr("/docs/runbooks/" + a["labels"]["alertname"].get<std::string>() + ".md"));
+  }
+}
+
 // Every query of the generated dashboard, with the variables a user would pick, returns data from the real
 // Prometheus (except the few listed in MayBeEmpty, which must still run).
 TEST_F(CapacityEndToEnd, EveryDashboardQueryReturnsData) {
