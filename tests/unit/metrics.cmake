@@ -3,6 +3,11 @@ file(GLOB metrics_test_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/metri
 add_executable(metrics_tests ${metrics_test_sources})
 target_link_libraries(metrics_tests PRIVATE uvm_metrics uvm_guest_parsers GTest::gtest_main GTest::gmock)
 gtest_discover_tests(metrics_tests DISCOVERY_TIMEOUT 60)
+# promtool's `check metrics` lints a full exposition in metrics_tests (when Debian's prometheus is there).
+find_program(UVM_PROMTOOL promtool)
+if(UVM_PROMTOOL)
+  target_compile_definitions(metrics_tests PRIVATE UVM_PROMTOOL_BIN="${UVM_PROMTOOL}")
+endif()
 
 # The shipped alert and recording rules: syntax (promtool check rules) and behaviour (promtool test rules).
 find_package(Python3 REQUIRED COMPONENTS Interpreter)  # the coverage check and the dashboard generator
