@@ -140,7 +140,7 @@ def table(title, description, targets, unit=None, rename=None, exclude=()):
 def query_variable(name, label, metric_selector, label_name, include_all=True):
     query = f"label_values({metric_selector}, {label_name})"
     v = {"name": name, "label": label, "type": "query", "datasource": DATASOURCE,
-         "query": {"query": query, "refId": name, "qryType": 1}, "definition": query,
+         "query": {"query": query, "refId": name}, "definition": query,
          "multi": True, "includeAll": include_all, "refresh": 2, "sort": 1, "regex": "",
          "current": {"text": "All", "value": "$__all"}, "options": [], "hide": 0}
     if include_all:

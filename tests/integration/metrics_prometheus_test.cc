@@ -908,9 +908,11 @@ TEST_F(CapacityEndToEnd, EveryDashboardQueryReturnsData) {
   json dashboard = json::parse(in);
   size_t queries = 0, with_data = 0;
   std::vector<std::string> empty_as_expected;
+  std::set<std::string> keys;
   for (const auto& panel : dashboard["panels"]) {
     for (const auto& target : panel.value("targets", json::array())) {
       const std::string key = panel["title"].get<std::string>() + "/" + target["refId"].get<std::string>();
+      ASSERT_TRUE(keys.insert(key).second) << key << ": two panels of one title (MayBeEmpty is keyed by it)";
       const std::string expr = Substitute(target["expr"]);
       ASSERT_EQ(expr.find('$'), std::string::npos) << key << ": unsubstituted Grafana variable in " << expr;
       ++queries;
