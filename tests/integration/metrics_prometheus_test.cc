@@ -960,18 +960,32 @@ TEST_F(CapacityEndToEnd, HeadlessChromiumScreenshotsTheFitAndGapGraphs) {
                        testing::UrlEncode(graphs[i]), i, i);
   }
   std::filesystem::create_directories(UVM_TEST_ARTIFACTS_DIR);
-  const std::string png = std::string(UVM_TEST_ARTIFACTS_DIR) + "/prometheus-fit-and-gap.png";
-  std::filesystem::remove(png);
-  auto run = testing::RunProcess({"/usr/bin/timeout", "120", UVM_CHROMIUM_BIN, "--headless=new",
-                                  "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                                  "--user-data-dir=" + dir_ + "/chromium", "--virtual-time-budget=10000",
-                                  "--window-size=1400,1700", "--screenshot=" + png, url});
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  std::ifstream image(png, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(image)), std::istreambuf_iterator<char>());
-  ASSERT_GT(bytes.size(), 10'000u) << png << " is (nearly) empty";
-  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << png << " is not a PNG";
-  std::cout << "[ artifact ] " << png << " (" << bytes.size() << " bytes): " << url << "\n";
+  // One page into one PNG of 1400 x 1700 pixels, checked: a PNG signature and that size in its IHDR chunk.
+  auto screenshot = [&](const std::string& page, const std::string& name) {
+    const std::string png = std::string(UVM_TEST_ARTIFACTS_DIR) + "/" + name;
+    std::filesystem::remove(png);
+    auto run = testing::RunProcess({"/usr/bin/timeout", "120", UVM_CHROMIUM_BIN, "--headless=new",
+                                    "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                    "--user-data-dir=" + dir_ + "/chromium", "--virtual-time-budget=10000",
+                                    "--window-size=1400,1700", "--screenshot=" + png, page});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    std::ifstream image(png, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(image)), std::istreambuf_iterator<char>());
+    ASSERT_GT(bytes.size(), 10'000u) << png << " is (nearly) empty";
+    EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << png << " is not a PNG";
+    auto be32 = [&](size_t at) {
+      uint32_t v = 0;
+      for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+      return v;
+    };
+    EXPECT_EQ(bytes.substr(12, 4), "IHDR");
+    EXPECT_EQ(be32(16), 1400u);
+    EXPECT_EQ(be32(20), 1700u);
+    std::cout << "[ artifact ] " << png << " (" << bytes.size() << " bytes): " << page << "\n";
+  };
+  screenshot(url, "prometheus-fit-and-gap.png");
+  // And the alerts page: the pending gap and shortfall alerts, the firing pressure alert.
+  screenshot(fmt::format("http://127.0.0.1:{}/classic/alerts", prometheus_->port()), "prometheus-alerts.png");
 }
 
 }  // namespace
