@@ -1,5 +1,8 @@
 // A real Prometheus scrapes DaemonMetrics every second and loads the shipped rules; the tests ask it, through
 // its HTTP API, what it stored: values, hostile labels, series going stale, rule health, a firing alert.
+// CapacityEndToEnd (issue 10): the real daemon on pods of a private containerd, plus a kube-state-metrics
+// stand-in of the same pods: both views, fit and gap, the alerts, every dashboard query returning data, and
+// headless-Chromium screenshots of Prometheus's own pages.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
