@@ -428,9 +428,8 @@ TEST(MetricsEndpoint, ServesExactlySerializeAsPrometheusText) {
   EXPECT_EQ(r->body, m.Serialize());
   EXPECT_THAT(
       r->body,
-      HasSubstr(
-          "uvm_sizer_pod_uvm_vcpus{namespace=\"ns\",pod=\"p\",uid=\"u\",runtime_handler=\"kata\","
-          "node=\"node-1\"} 2\n"));
+      HasSubstr("uvm_sizer_pod_uvm_vcpus{namespace=\"ns\",pod=\"p\",uid=\"u\",runtime_handler=\"kata\","
+                "node=\"node-1\"} 2\n"));
   auto other = testing::HttpGet("127.0.0.1", port, "/");
   ASSERT_TRUE(other.ok()) << other.error().message;
   EXPECT_EQ(other->status, 404);
