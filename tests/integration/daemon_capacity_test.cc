@@ -2,17 +2,26 @@
 // containerd 1.6 + runc whose "runc" handler [handlers] maps to a Kata profile (so its pods count as VM
 // pods), one configured shape, and /metrics: uvm_sizer_node_fit_pods{view="host"} equals what the pure
 // ledger (sizer/capacity.h) computes over the live pods, and moves within one tick when a pod comes or goes.
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "guest/exposition.h"
 #include "sizer/capacity.h"
 #include "sizer/formats/manifest.h"
 #include "sizer/overhead.h"
@@ -102,11 +111,98 @@ sizer::Shape KnownShape() {
   return {.name = "web", .pod = sizer::LedgerPodFromSizing(manifest->pods.at(0), *sizing)};
 }
 
-sizer::NodeLedger Expected(const std::vector<const Pod*>& pods) {
+sizer::NodeLedger Expected(const std::vector<const Pod*>& pods,
+                           const std::map<std::string, int64_t>& measured_by_uid = {}) {
   std::vector<sizer::LedgerPod> ledger_pods;
-  for (const Pod* p : pods) ledger_pods.push_back(KnownPod(*p));
+  for (const Pod* p : pods) {
+    ledger_pods.push_back(KnownPod(*p));
+    if (auto it = measured_by_uid.find(p->uid); it != measured_by_uid.end())
+      ledger_pods.back().host_overhead_measured_bytes = it->second;
+  }
   std::vector<sizer::Shape> shapes{KnownShape()};
   return sizer::BuildNodeLedger("it-node", kAllocatable, ledger_pods, shapes);
+}
+
+// A Kata shim's monitor endpoint for one sandbox: GET /metrics on <dir>/<sandbox-id>/shim-monitor.sock
+// answers the guest's meminfo (kata_guest_meminfo, bytes) with `in_use` bytes of its RAM in use.
+class FakeShim {
+ public:
+  FakeShim(const std::string& dir, const std::string& sandbox_id, int64_t mem_total, int64_t in_use) {
+    fs::create_directories(dir + "/" + sandbox_id);
+    std::string path = dir + "/" + sandbox_id + "/shim-monitor.sock";
+    body_ = fmt::format(
+        "# TYPE kata_guest_meminfo gauge\nkata_guest_meminfo{{item=\"mem_total\"}} {}\n"
+        "kata_guest_meminfo{{item=\"mem_available\"}} {}\n",
+        mem_total, mem_total - in_use);
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    EXPECT_LT(path.size(), sizeof(addr.sun_path));
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << path;
+    EXPECT_EQ(listen(fd_, 8), 0);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~FakeShim() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      std::string request;
+      char buf[1024];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        pollfd q{.fd = c, .events = POLLIN, .revents = 0};
+        if (poll(&q, 1, 1000) <= 0) break;
+        ssize_t n = read(c, buf, sizeof(buf));
+        if (n <= 0) break;
+        request.append(buf, static_cast<size_t>(n));
+      }
+      std::string answer = fmt::format(
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n"
+          "Connection: close\r\n\r\n{}",
+          body_.size(), body_);
+      EXPECT_EQ(write(c, answer.data(), answer.size()), static_cast<ssize_t>(answer.size()));
+      close(c);
+    }
+  }
+  std::string body_;
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// One scrape, as name -> {labels -> value}, so values that belong together come from the same moment.
+struct Scrape {
+  std::vector<guest::Sample> samples;
+  std::optional<double> Value(const std::string& name,
+                              const std::map<std::string, std::string>& labels) const {
+    for (const auto& s : samples) {
+      if (s.name != name) continue;
+      size_t matched = 0;
+      for (const auto& l : s.labels) {
+        auto it = labels.find(l.name);
+        if (it != labels.end() && it->second == l.value) ++matched;
+      }
+      if (matched == labels.size()) return s.value;
+    }
+    return std::nullopt;
+  }
+};
+
+Scrape ScrapeOnce(const DaemonProcess& d) {
+  auto text = d.Scrape();
+  if (!text) return {};
+  auto parsed = guest::ParseExpositionText(*text, "/metrics");
+  if (!parsed) return {};
+  return {parsed->samples};
 }
 
 class DaemonCapacity : public ContainerdTest {
@@ -117,10 +213,15 @@ class DaemonCapacity : public ContainerdTest {
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     shapes_dir_ = tmpl;
     std::ofstream(shapes_dir_ + "/web.yaml") << kShapeManifest;
+    // Short: <dir>/<64-hex sandbox id>/shim-monitor.sock must fit sockaddr_un's 108 bytes.
+    std::string shims = "/tmp/uvs-XXXXXX";
+    ASSERT_NE(mkdtemp(shims.data()), nullptr);
+    shims_dir_ = shims;
   }
   void TearDown() override {
     std::error_code ec;
     if (!shapes_dir_.empty()) fs::remove_all(shapes_dir_, ec);
+    if (!shims_dir_.empty()) fs::remove_all(shims_dir_, ec);
   }
 
   std::unique_ptr<DaemonProcess> StartDaemon() {
@@ -130,9 +231,10 @@ class DaemonCapacity : public ContainerdTest {
          .poll_interval = "500ms",
          .node_toml = "name = \"it-node\"\n",
          .extra_toml = fmt::format("[handlers]\nrunc = \"{}\"\n[pressure]\ninterval = \"1s\"\n"
+                                   "shim_monitor_dir = \"{}\"\n"
                                    "[capacity]\nshapes = [\"{}/*.yaml\"]\nallocatable_memory = \"12Gi\"\n"
                                    "allocatable_cpu = \"8\"\nallocatable_pods = 30\n",
-                                   kProfile, shapes_dir_)});
+                                   kProfile, shims_dir_, shapes_dir_)});
     EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.error().message);
     return d.ok() ? std::move(*d) : nullptr;
   }
@@ -141,6 +243,7 @@ class DaemonCapacity : public ContainerdTest {
   }
 
   std::string shapes_dir_;
+  std::string shims_dir_;  // where the daemon looks for shim monitor sockets
 };
 
 TEST_F(DaemonCapacity, HostFitIsThePureLedgersForTheLivePodsAndMovesWithinOneTick) {
@@ -227,6 +330,55 @@ TEST_F(DaemonCapacity, ABadShapeFileRefusesTheReloadAndKeepsTheOldLedger) {
   EXPECT_NE(daemon->Log().find("capacity.shapes: " + shapes_dir_ + "/zz-broken.yaml"), std::string::npos)
       << daemon->Log();
   EXPECT_EQ(HostFit(*daemon), before);
+}
+
+TEST_F(DaemonCapacity, AMeasuredVmmOverheadAboveTheModelIsWhatTheHostViewCounts) {
+  auto pod = containerd().CreatePod(VmPod("measured"));
+  ASSERT_TRUE(pod.ok()) << pod.error().message;
+  // The "VMM" (runc here) holds 200 MiB in the pod cgroup beyond what the guest says it uses (none), far
+  // above the model's ~108 MiB for a 2560 MiB UVM.
+  auto hog = containerd().StartContainer(*pod, "vmm", {"--hog", "200"});
+  ASSERT_TRUE(hog.ok()) << hog.error().message;
+  FakeShim shim(shims_dir_, pod->sandbox_id, KnownPod(*pod).uvm_memory_bytes, /*in_use=*/0);
+  auto daemon = StartDaemon();
+  ASSERT_TRUE(daemon);
+  std::map<std::string, std::string> uid{{"uid", pod->uid}};
+  // Measured = pod cgroup usage - guest memory in use, from the same reading as the usage series.
+  Scrape s;
+  EXPECT_TRUE(DaemonProcess::WaitFor(
+      [&] {
+        s = ScrapeOnce(*daemon);
+        auto measured = s.Value("uvm_sizer_pod_host_overhead_measured_bytes", uid);
+        return measured && *measured >= 200.0 * kMib &&
+               measured == s.Value("uvm_sizer_pod_cgroup_memory_usage_bytes", uid);
+      },
+      milliseconds(10000)))
+      << daemon->Log();
+  auto measured = s.Value("uvm_sizer_pod_host_overhead_measured_bytes", uid);
+  ASSERT_TRUE(measured);
+  ASSERT_GT(*measured, static_cast<double>(KnownPod(*pod).host_overhead_model_bytes));
+  // The host view counts the measurement, and the fit is the pure ledger's with it.
+  sizer::NodeLedger want = Expected({&*pod}, {{pod->uid, static_cast<int64_t>(*measured)}});
+  EXPECT_EQ(want.vm_pods_measured_above_model, 1);
+  EXPECT_EQ(s.Value("uvm_sizer_node_committed_memory_bytes", {{"view", "host"}}),
+            static_cast<double>(want.host.committed_memory_bytes));
+  EXPECT_EQ(s.Value("uvm_sizer_node_fit_pods", {{"shape", "web"}, {"view", "host"}}),
+            static_cast<double>(*want.fits[0].host.count));
+  // The API view is republished at the tick after the guest's answer: wait for it.
+  nlohmann::json j;
+  EXPECT_TRUE(DaemonProcess::WaitFor(
+      [&] {
+        auto status = RunProcess({UVM_SIZER_BIN, "status", "--socket", daemon->api_socket(), "-o", "json"});
+        if (status.exit_code != 0) return false;
+        j = nlohmann::json::parse(status.out);
+        return j["pods"].size() == 1 && j["pods"][0]["host_overhead_measured_bytes"].is_number() &&
+               j["pods"][0]["host_overhead_measured_bytes"].get<int64_t>() >= 200 * kMib;
+      },
+      milliseconds(10000)))
+      << j.dump(2);
+  EXPECT_EQ(j["pods"][0]["host_overhead_model_bytes"], KnownPod(*pod).host_overhead_model_bytes);
+  EXPECT_EQ(j["ledger"]["vm_pods_measured_above_model"], 1);
+  ASSERT_TRUE(containerd().RemovePod(*pod).ok());
 }
 
 }  // namespace
