@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -480,7 +481,8 @@ class StaticExposition {
     if (fd_ >= 0) ::close(fd_);
     if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
   }
-  Status Start(std::string body) {
+  // `body` is called for every request, on the server thread.
+  Status Start(std::function<std::string()> body) {
     body_ = std::move(body);
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) return Error{fmt::format("socket: {}", std::strerror(errno))};
@@ -496,7 +498,7 @@ class StaticExposition {
     thread_ = std::thread([this] { Serve(); });
     return {};
   }
-  Status StartUnix(const std::string& path, std::string body) {
+  Status StartUnix(const std::string& path, std::function<std::string()> body) {
     body_ = std::move(body);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -533,10 +535,11 @@ class StaticExposition {
         if (n <= 0) break;
         request.append(buf, static_cast<size_t>(n));
       }
+      const std::string body = body_();
       std::string response = fmt::format(
           "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: "
           "{}\r\nConnection: close\r\n\r\n{}",
-          body_.size(), body_);
+          body.size(), body);
       for (size_t off = 0; off < response.size();) {
         ssize_t n = ::write(c, response.data() + off, response.size() - off);
         if (n <= 0) break;
@@ -547,7 +550,8 @@ class StaticExposition {
     }
   }
 
-  std::string body_, unix_path_;
+  std::function<std::string()> body_;
+  std::string unix_path_;
   int fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
@@ -622,24 +626,31 @@ std::string KsmExposition(const std::string& node, const std::vector<KsmPod>& po
 
 // What a Kata shim's monitor endpoint serves for a guest of `total` bytes with `available` of it available
 // (the families the daemon reads: guest/shim_metrics.h; rendered as in guest_shim_monitor_test.cc).
-std::string GuestExposition(int64_t total, int64_t available) {
+// `scratch_used` bytes of it written to a guest-tmpfs scratch mount (in shmem, gone from MemAvailable).
+std::string GuestExposition(int64_t total, int64_t available, int64_t scratch_used) {
   std::string out =
       "# HELP kata_guest_meminfo Statistics about memory usage in the system.\n# TYPE kata_guest_meminfo "
       "gauge\n";
-  for (auto [item, v] :
-       {std::pair{"mem_total", total}, std::pair{"mem_free", available - 20 * kMib},
-        std::pair{"mem_available", available}, std::pair{"cached", 30 * kMib},
-        std::pair{"anon_pages", total - available - 30 * kMib}, std::pair{"shmem", 4 * kMib}}) {
+  for (auto [item, v] : {std::pair{"mem_total", total}, std::pair{"mem_free", available - 20 * kMib},
+                         std::pair{"mem_available", available}, std::pair{"cached", 30 * kMib + scratch_used},
+                         std::pair{"anon_pages", total - available - 30 * kMib - scratch_used},
+                         std::pair{"shmem", 4 * kMib + scratch_used}}) {
     out += fmt::format("kata_guest_meminfo{{item=\"{}\"}} {}\n", item, v);
   }
   out += "# HELP kata_guest_vm_stat Guest virtual memory statistics.\n# TYPE kata_guest_vm_stat gauge\n";
-  out += "kata_guest_vm_stat{item=\"nr_shmem\"} 1024\nkata_guest_vm_stat{item=\"oom_kill\"} 0\n";
+  out +=
+      fmt::format("kata_guest_vm_stat{{item=\"nr_shmem\"}} {}\nkata_guest_vm_stat{{item=\"oom_kill\"}} 0\n",
+                  (4 * kMib + scratch_used) / 4096);
   out += "# HELP kata_guest_filesystem_bytes Guest filesystem space usage in bytes.\n";
   out += "# TYPE kata_guest_filesystem_bytes gauge\n";
-  for (auto [item, v] :
-       {std::pair{"total", 256 * kMib}, std::pair{"used", 180 * kMib}, std::pair{"available", 76 * kMib}})
-    out +=
-        fmt::format("kata_guest_filesystem_bytes{{mount=\"/\",device=\"vda1\",item=\"{}\"}} {}\n", item, v);
+  auto fs = [&](const char* mount, const char* device, int64_t size, int64_t used) {
+    for (auto [item, v] :
+         {std::pair{"total", size}, std::pair{"used", used}, std::pair{"available", size - used}})
+      out += fmt::format("kata_guest_filesystem_bytes{{mount=\"{}\",device=\"{}\",item=\"{}\"}} {}\n", mount,
+                         device, item, v);
+  };
+  fs("/", "vda1", 256 * kMib, 180 * kMib);
+  fs("/run/kata-containers/sandbox/ephemeral/scratch", "overlay", 1024 * kMib, scratch_used);
   return out;
 }
 
@@ -680,8 +691,7 @@ const std::map<std::string, std::string>& MayBeEmpty() {
       {"Errors and cgroup writes/A",
        "uvm_sizer_errors_total{cause} has a series only once an error of that cause happened; none does "
        "here"},
-      {"Pods at memory pressure, with time left/B",
-       "the time left is predicted from growth; the critical guest here is at 2 % but not growing"},
+
   };
   return reasons;
 }
@@ -773,20 +783,28 @@ class CapacityEndToEnd : public uvm::testing::ContainerdTest {
          .memory_request_bytes = 4096 * kMib,
          .cpu_request_cores = 2},
     };
-    // Stand-ins for the Kata shims' monitor endpoints (no real Kata here): the kata-cc guest has plenty of
-    // memory; the kata guest has 2 % of it left, below the critical 3 %
-    // (pressure.critical_available_fraction). A short dir of its own: a unix socket path has 107 bytes, a
+    // Stand-ins for the Kata shims' monitor endpoints (no real Kata here). The kata-cc guest has plenty of
+    // memory. The kata guest has 48 MiB of 2 GiB left (2.3 %, below the critical 3 %:
+    // pressure.critical_available_fraction) and its scratch mount fills at 256 KiB/s, down to 8 MiB left,
+    // so the daemon predicts the time left. A short dir of its own: a unix socket path has 107 bytes, a
     // sandbox id takes 64.
     sbs_dir_ = "/tmp/uvm-sbs-" + std::to_string(::getpid());
-    for (auto [pod, total, available] :
-         {std::tuple{&web, 2560 * kMib, 2300 * kMib}, std::tuple{&batch, 2048 * kMib, 40 * kMib}}) {
+    const auto start = std::chrono::steady_clock::now();
+    auto filling = [start] {
+      auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      int64_t scratch = std::min<int64_t>(static_cast<int64_t>(seconds * 256 * 1024), 40 * kMib);
+      return GuestExposition(2048 * kMib, 48 * kMib - scratch, scratch);
+    };
+    for (auto [pod, body] : {std::pair<uvm::testing::Pod*, std::function<std::string()>>{
+                                 &web, [] { return GuestExposition(2560 * kMib, 2300 * kMib, 0); }},
+                             std::pair<uvm::testing::Pod*, std::function<std::string()>>{&batch, filling}}) {
       shims_.push_back(std::make_unique<StaticExposition>());
-      auto st = shims_.back()->StartUnix(sbs_dir_ + "/" + pod->sandbox_id + "/shim-monitor.sock",
-                                         GuestExposition(total, available));
+      auto st = shims_.back()->StartUnix(sbs_dir_ + "/" + pod->sandbox_id + "/shim-monitor.sock", body);
       if (!st) return "shim monitor: " + st.error().message;
     }
     ksm_ = std::make_unique<StaticExposition>();
-    if (auto st = ksm_->Start(KsmExposition(node_, ksm_pods_)); !st) return st.error().message;
+    if (auto st = ksm_->Start([body = KsmExposition(node_, ksm_pods_)] { return body; }); !st)
+      return st.error().message;
 
     auto daemon = uvm::testing::DaemonProcess::Start(
         {.cri_endpoint = ctrd.endpoint(),
