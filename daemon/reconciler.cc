@@ -473,8 +473,9 @@ void Reconciler::Complete(const std::string& sandbox_id, uint64_t generation,
   sizer::PressureSample sample{
       .at = Now(), .sandbox_id = s.id, .guest = std::nullopt, .host = std::move(host)};
   if (guest && *guest) sample.guest = std::move(**guest);
-  // Both readings of this observation, or none: a measurement is never made of two moments. With
-  // sandbox_cgroup_only=false the VMM runs in /kata_overhead, outside the pod cgroup: nothing to measure.
+  // Both readings of this one observation (the cgroup read and the guest fetch it started), or none: a
+  // stale guest answer is never set against a newer cgroup reading. With sandbox_cgroup_only=false the VMM
+  // runs in /kata_overhead, outside the pod cgroup: nothing to measure there.
   pod.host_overhead_measured_bytes =
       pod.sandbox_cgroup_only
           ? MeasuredHostOverhead(sample.host ? std::optional(sample.host->usage_bytes) : std::nullopt,
