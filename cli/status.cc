@@ -99,7 +99,7 @@ std::string SignedMib(int64_t bytes) {
 
 // The node ledger, host view: a short block below the pod table.
 void PrintLedger(const api::LedgerView& l) {
-  std::cout << fmt::format("\nnode {}: allocatable {} memory, {}m CPU, {} pods (from {})\n", l.node,
+  std::cout << fmt::format("node {}: allocatable {} memory, {}m CPU, {} pods (from {})\n", l.node,
                            Mib(l.allocatable_memory_bytes, "-"), l.allocatable_cpu_millis,
                            l.allocatable_pods > 0 ? std::to_string(l.allocatable_pods) : "any",
                            l.allocatable_source);

@@ -49,7 +49,6 @@ struct NodeCapacity {
   std::string allocatable_source;
   std::vector<sizer::Shape> shapes;
   std::vector<std::string> notes;  // for the log (sources skipped, globs without a match)
-  bool operator==(const NodeCapacity&) const = default;
 };
 
 // The text of a kubelet file, or nullopt when it does not exist (or its key is empty).

@@ -333,7 +333,13 @@ class Daemon {
   void Reload() {
     sd_notify(0, "RELOADING=1");
     auto next = LoadConfig(options_.config_path, options_.config_path_given);
-    Result<ReconcileSetup> setup = next ? SetupFrom(*next, log_) : Result<ReconcileSetup>(next.error());
+    Result<ReconcileSetup> setup = [&]() -> Result<ReconcileSetup> {
+      if (!next) return next.error();
+      // node.name is restart-only: the ledger keeps the name every series is labelled with.
+      DaemonConfig same_node = *next;
+      same_node.node.name = reconciler_.setup().capacity.node;
+      return SetupFrom(same_node, log_);
+    }();
     if (!setup) {
       metrics_.CountError("config_reload");
       log_.Log(Priority::kError, fmt::format("SIGHUP: new configuration refused, keeping the old one: {}",

@@ -66,10 +66,6 @@ void Exporter::Sync(const PodTable& table, const std::string& uid) {
   metrics_.UpsertPod(labels, SizingOf(*pod));
 }
 
-}  // namespace uvm::daemon
-
-namespace uvm::daemon {
-
 void Exporter::PublishNode(const sizer::NodeLedger& ledger, std::span<const sizer::Shape> shapes) {
   metrics::NodeMetrics m;
   m.allocatable_memory_bytes = ledger.allocatable.memory_bytes;

@@ -119,8 +119,12 @@ bool Reconciler::HasUnwatchedWithCgroup() const {
 void Reconciler::Flush() {
   if (exporter_.Flush(table_) > 0) {
     ++generation_;
-    RebuildLedger();
+    ledger_stale_ = true;
   }
+}
+
+void Reconciler::RebuildLedgerIfChanged() {
+  if (ledger_stale_) RebuildLedger();
 }
 
 void Reconciler::RebuildLedger() {
@@ -128,6 +132,7 @@ void Reconciler::RebuildLedger() {
   std::vector<sizer::LedgerPod> pods = LedgerPodsFrom(table_);
   ledger_ = sizer::BuildNodeLedger(capacity.node, capacity.allocatable, pods, capacity.shapes);
   exporter_.PublishNode(ledger_, capacity.shapes);
+  ledger_stale_ = false;
 }
 
 void Reconciler::SetPorts(CgroupPort& cgroups, GuestPort& guest) {
@@ -204,6 +209,7 @@ void Reconciler::Apply(const RuntimeSnapshot& snap) {
     }
   }
   Flush();
+  RebuildLedgerIfChanged();
 }
 
 void Reconciler::Size(PodState& pod) {
@@ -316,6 +322,7 @@ void Reconciler::ReadUsage() {
     if (now - pod.cgroup_read_at >= setup_.cgroup_read_interval) Read(pod);
   }
   Flush();
+  RebuildLedgerIfChanged();
 }
 
 void Reconciler::Enforce(PodState& pod) {
@@ -393,6 +400,7 @@ void Reconciler::Tick() {
     if (PodState* pod = table_.Find(id)) Observe(*pod, std::nullopt);
   }
   Flush();
+  RebuildLedgerIfChanged();
 }
 
 void Reconciler::ObserveNow(const std::string& sandbox_id, std::optional<Clock::time_point> woke) {
@@ -401,6 +409,7 @@ void Reconciler::ObserveNow(const std::string& sandbox_id, std::optional<Clock::
   ++stats_.trigger_observations;
   Observe(*pod, woke);
   Flush();
+  RebuildLedgerIfChanged();
 }
 
 void Reconciler::Observe(PodState& pod, std::optional<Clock::time_point> woke) {
@@ -464,8 +473,9 @@ void Reconciler::Complete(const std::string& sandbox_id, uint64_t generation,
   sizer::PressureSample sample{
       .at = Now(), .sandbox_id = s.id, .guest = std::nullopt, .host = std::move(host)};
   if (guest && *guest) sample.guest = std::move(**guest);
-  // Both readings of this observation, or none: a measurement is never made of two moments. With
-  // sandbox_cgroup_only=false the VMM runs in /kata_overhead, outside the pod cgroup: nothing to measure.
+  // Both readings of this one observation (the cgroup read and the guest fetch it started), or none: a
+  // stale guest answer is never set against a newer cgroup reading. With sandbox_cgroup_only=false the VMM
+  // runs in /kata_overhead, outside the pod cgroup: nothing to measure there.
   pod.host_overhead_measured_bytes =
       pod.sandbox_cgroup_only
           ? MeasuredHostOverhead(sample.host ? std::optional(sample.host->usage_bytes) : std::nullopt,

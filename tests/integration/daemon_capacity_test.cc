@@ -343,25 +343,31 @@ TEST_F(DaemonCapacity, AMeasuredVmmOverheadAboveTheModelIsWhatTheHostViewCounts)
   auto daemon = StartDaemon();
   ASSERT_TRUE(daemon);
   std::map<std::string, std::string> uid{{"uid", pod->uid}};
-  // Measured = pod cgroup usage - guest memory in use, from the same reading as the usage series.
+  // Measured = pod cgroup usage - guest memory in use, from the same reading as the usage series; the
+  // ledger counts it from the next tick on: wait for a scrape where all three agree.
+  auto ledger_with = [&](double measured) {
+    return Expected({&*pod}, {{pod->uid, static_cast<int64_t>(measured)}});
+  };
   Scrape s;
   EXPECT_TRUE(DaemonProcess::WaitFor(
       [&] {
         s = ScrapeOnce(*daemon);
         auto measured = s.Value("uvm_sizer_pod_host_overhead_measured_bytes", uid);
         return measured && *measured >= 200.0 * kMib &&
-               measured == s.Value("uvm_sizer_pod_cgroup_memory_usage_bytes", uid);
+               measured == s.Value("uvm_sizer_pod_cgroup_memory_usage_bytes", uid) &&
+               s.Value("uvm_sizer_node_committed_memory_bytes", {{"view", "host"}}) ==
+                   static_cast<double>(ledger_with(*measured).host.committed_memory_bytes);
       },
       milliseconds(10000)))
       << daemon->Log();
   auto measured = s.Value("uvm_sizer_pod_host_overhead_measured_bytes", uid);
   ASSERT_TRUE(measured);
   ASSERT_GT(*measured, static_cast<double>(KnownPod(*pod).host_overhead_model_bytes));
-  // The host view counts the measurement, and the fit is the pure ledger's with it.
-  sizer::NodeLedger want = Expected({&*pod}, {{pod->uid, static_cast<int64_t>(*measured)}});
+  // The host view counts the measurement (UVM + measured, not the model), and the fit is the pure ledger's.
+  sizer::NodeLedger want = ledger_with(*measured);
   EXPECT_EQ(want.vm_pods_measured_above_model, 1);
-  EXPECT_EQ(s.Value("uvm_sizer_node_committed_memory_bytes", {{"view", "host"}}),
-            static_cast<double>(want.host.committed_memory_bytes));
+  EXPECT_EQ(want.host.committed_memory_bytes,
+            KnownPod(*pod).uvm_memory_bytes + static_cast<int64_t>(*measured));
   EXPECT_EQ(s.Value("uvm_sizer_node_fit_pods", {{"shape", "web"}, {"view", "host"}}),
             static_cast<double>(*want.fits[0].host.count));
   // The API view is republished at the tick after the guest's answer: wait for it.

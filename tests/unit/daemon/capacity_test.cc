@@ -356,22 +356,28 @@ TEST_F(NodeLedgerTest, MeasuredOverheadComesWithTheGuestsAnswerAndGoesWithoutIt)
             100.0 * kMib);
   EXPECT_EQ(LedgerPodsFrom(r.table()).at(0).host_overhead_measured_bytes, 100 * kMib);
 
-  // The VMM measured far above the model: the host view counts the measurement.
+  // The VMM measured far above the model: the host view counts the measurement, from the next tick on
+  // (the ledger is rebuilt once a step, not at each guest answer).
   int64_t model = *pod.sizing.host_memory_bytes - 2560 * kMib;
   cgroups_.cgroups[d.cgroup_parent].memory_usage_bytes = 2500 * kMib + model + 300 * kMib;
   r.Tick();
   guest_.Answer();
   EXPECT_EQ(pod.host_overhead_measured_bytes, model + 300 * kMib);
+  r.Tick();
   EXPECT_EQ(r.ledger().vm_pods_measured_above_model, 1);
   EXPECT_EQ(r.ledger().host.committed_memory_bytes, 2560 * kMib + model + 300 * kMib);
+  EXPECT_EQ(Series("uvm_sizer_node_committed_memory_bytes"), (2560.0 + 300) * kMib + model);
+  guest_.Answer();
 
-  // The shim stops answering: no measurement, no series.
+  // The shim stops answering: no measurement, no series, and the model again at the next tick.
   guest_.failing = true;
   r.Tick();
   guest_.Answer();
   EXPECT_FALSE(pod.host_overhead_measured_bytes);
   EXPECT_FALSE(Series("uvm_sizer_pod_host_overhead_measured_bytes", {"uid=\"u1\""}));
+  r.Tick();
   EXPECT_EQ(r.ledger().host.committed_memory_bytes, *pod.sizing.host_memory_bytes);
+  EXPECT_EQ(r.ledger().vm_pods_measured_above_model, 0);
 }
 
 TEST_F(NodeLedgerTest, ReconfiguredShapesReplaceTheirSeries) {
