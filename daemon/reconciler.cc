@@ -71,7 +71,9 @@ Reconciler::Reconciler(ReconcileSetup setup, CgroupPort& cgroups, GuestPort& gue
       log_(log),
       on_level_change_(std::move(on_level_change)),
       now_(std::move(now)),
-      exporter_(metrics) {}
+      exporter_(metrics) {
+  RebuildLedger();
+}
 
 Reconciler::Clock::time_point Reconciler::Now() const {
   return now_ ? now_() : Clock::now();
@@ -115,7 +117,22 @@ bool Reconciler::HasUnwatchedWithCgroup() const {
 }
 
 void Reconciler::Flush() {
-  if (exporter_.Flush(table_) > 0) ++generation_;
+  if (exporter_.Flush(table_) > 0) {
+    ++generation_;
+    ledger_stale_ = true;
+  }
+}
+
+void Reconciler::RebuildLedgerIfChanged() {
+  if (ledger_stale_) RebuildLedger();
+}
+
+void Reconciler::RebuildLedger() {
+  const NodeCapacity& capacity = setup_.capacity;
+  std::vector<sizer::LedgerPod> pods = LedgerPodsFrom(table_);
+  ledger_ = sizer::BuildNodeLedger(capacity.node, capacity.allocatable, pods, capacity.shapes);
+  exporter_.PublishNode(ledger_, capacity.shapes);
+  ledger_stale_ = false;
 }
 
 void Reconciler::SetPorts(CgroupPort& cgroups, GuestPort& guest) {
@@ -136,6 +153,7 @@ void Reconciler::Reconfigure(ReconcileSetup setup) {
   }
   ++generation_;  // the mode shows in the API view
   Flush();
+  RebuildLedger();  // new allocatable or shapes, even with no pod
 }
 
 void Reconciler::Apply(const RuntimeSnapshot& snap) {
@@ -191,6 +209,7 @@ void Reconciler::Apply(const RuntimeSnapshot& snap) {
     }
   }
   Flush();
+  RebuildLedgerIfChanged();
 }
 
 void Reconciler::Size(PodState& pod) {
@@ -207,6 +226,7 @@ void Reconciler::Size(PodState& pod) {
     pod.profile.reset();
     pod.sizing = {};
     pod.sandbox_cgroup_only = true;
+    pod.host_overhead_measured_bytes.reset();
     pod.phase = PodPhase::kSized;
     return;
   }
@@ -302,6 +322,7 @@ void Reconciler::ReadUsage() {
     if (now - pod.cgroup_read_at >= setup_.cgroup_read_interval) Read(pod);
   }
   Flush();
+  RebuildLedgerIfChanged();
 }
 
 void Reconciler::Enforce(PodState& pod) {
@@ -379,6 +400,7 @@ void Reconciler::Tick() {
     if (PodState* pod = table_.Find(id)) Observe(*pod, std::nullopt);
   }
   Flush();
+  RebuildLedgerIfChanged();
 }
 
 void Reconciler::ObserveNow(const std::string& sandbox_id, std::optional<Clock::time_point> woke) {
@@ -387,6 +409,7 @@ void Reconciler::ObserveNow(const std::string& sandbox_id, std::optional<Clock::
   ++stats_.trigger_observations;
   Observe(*pod, woke);
   Flush();
+  RebuildLedgerIfChanged();
 }
 
 void Reconciler::Observe(PodState& pod, std::optional<Clock::time_point> woke) {
@@ -450,6 +473,14 @@ void Reconciler::Complete(const std::string& sandbox_id, uint64_t generation,
   sizer::PressureSample sample{
       .at = Now(), .sandbox_id = s.id, .guest = std::nullopt, .host = std::move(host)};
   if (guest && *guest) sample.guest = std::move(**guest);
+  // Both readings of this one observation (the cgroup read and the guest fetch it started), or none: a
+  // stale guest answer is never set against a newer cgroup reading. With sandbox_cgroup_only=false the VMM
+  // runs in /kata_overhead, outside the pod cgroup: nothing to measure there.
+  pod.host_overhead_measured_bytes =
+      pod.sandbox_cgroup_only
+          ? MeasuredHostOverhead(sample.host ? std::optional(sample.host->usage_bytes) : std::nullopt,
+                                 sample.guest)
+          : std::nullopt;
   sample.containers.writable_layer_bytes = pod.writable_layer_bytes;
   auto a = pod.pressure_window.Observe(sample, setup_.pressure, scratch_);
   ++stats_.evaluations;
@@ -518,6 +549,7 @@ void Reconciler::StopWatching(PodState& pod) {
   pod.observe_again = false;
   pod.again_woke.reset();
   pod.had_guest_endpoint.reset();
+  pod.host_overhead_measured_bytes.reset();
   exporter_.Touch(pod.summary().uid);
 }
 

@@ -6,9 +6,10 @@ if(TARGET uvm_containerd_fixture AND TARGET uvm-sizer AND TARGET uvm_guest_parse
   target_compile_definitions(uvm_daemon_process PRIVATE UVM_SIZER_BIN="$<TARGET_FILE:uvm-sizer>")
   add_dependencies(uvm_daemon_process uvm-sizer)
 
-  add_executable(daemon_integration_tests ${CMAKE_CURRENT_LIST_DIR}/daemon_cri_test.cc)
+  add_executable(daemon_integration_tests ${CMAKE_CURRENT_LIST_DIR}/daemon_cri_test.cc
+                 ${CMAKE_CURRENT_LIST_DIR}/daemon_capacity_test.cc)
   target_link_libraries(daemon_integration_tests PRIVATE uvm_daemon_process uvm_containerd_fixture uvm_api
-                        nlohmann_json::nlohmann_json GTest::gtest_main)
+                        uvm_sizer_formats nlohmann_json::nlohmann_json GTest::gtest_main)
   target_compile_definitions(daemon_integration_tests PRIVATE UVM_SIZER_BIN="$<TARGET_FILE:uvm-sizer>")
   add_test(NAME daemon_integration COMMAND daemon_integration_tests)
   set_tests_properties(daemon_integration PROPERTIES LABELS "integration;daemon;api" RUN_SERIAL ON TIMEOUT 600)

@@ -35,10 +35,10 @@ Result<std::unique_ptr<DaemonProcess>> DaemonProcess::Start(const DaemonOptions&
   std::ofstream(d->config_path_) << fmt::format(
       "[cri]\nendpoint = \"{}\"\npoll_interval = \"{}\"\nresync_interval = \"5s\"\ncall_timeout = \"1s\"\n"
       "[cgroups]\nmode = \"{}\"\n{}[metrics]\nlisten = \"127.0.0.1:{}\"\n[api]\nsocket = \"{}\"\n"
-      "[kubelet]\ncgroup_root = \"{}\"\n[node]\ncontainerd_config = \"{}/no-containerd-config.toml\"\n"
+      "[kubelet]\ncgroup_root = \"{}\"\n[node]\ncontainerd_config = \"{}/no-containerd-config.toml\"\n{}"
       "[log]\nlevel = \"debug\"\n{}\n",
       options.cri_endpoint, options.poll_interval, options.mode, options.cgroups_toml, d->port_,
-      d->api_socket_, options.kubelet_cgroup_root, d->dir_, options.extra_toml);
+      d->api_socket_, options.kubelet_cgroup_root, d->dir_, options.node_toml, options.extra_toml);
   if (auto st = d->Spawn(); !st) return st.error();
   if (auto st = d->WaitForMetrics(milliseconds(10000)); !st) {
     return Error{fmt::format("{}; daemon log:\n{}", st.error().message, d->Log())};

@@ -23,6 +23,7 @@ struct DaemonOptions {
   std::string poll_interval = "500ms";
   std::string cgroups_toml;  // more [cgroups] keys, e.g. "read_interval = \"500ms\"\n"
   std::string api_socket;    // "" = api.sock in the daemon's own dir
+  std::string node_toml;     // more [node] keys, e.g. "name = \"node-a\"\n"
   std::string extra_toml;    // appended to the generated config (other sections)
 };
 

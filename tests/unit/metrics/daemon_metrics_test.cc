@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <iostream>
 #include <limits>
 
 #include "tests/unit/metrics/exposition.h"
@@ -78,7 +80,7 @@ size_t SeriesOfPod(const std::string& text, const std::string& uid) {
 }
 
 TEST(DaemonMetrics, StartsWithBuildInfoCriDownAndZeroedWriteCounters) {
-  DaemonMetrics m("1.2.3");
+  DaemonMetrics m("1.2.3", "node-1");
   auto all = ParseExposition(m.Serialize());
   EXPECT_THAT(Value(all, "uvm_sizer_build_info", {{"version", "1.2.3"}}), Optional(1.0));
   EXPECT_THAT(Value(all, "uvm_sizer_cri_up"), Optional(0.0));
@@ -89,7 +91,7 @@ TEST(DaemonMetrics, StartsWithBuildInfoCriDownAndZeroedWriteCounters) {
 }
 
 TEST(DaemonMetrics, EveryFamilyHasHelpAndType) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   m.UpsertPodPressure(Kata("u1"), SomePressure());
   m.CountError("x");
@@ -108,11 +110,14 @@ TEST(DaemonMetrics, EveryFamilyHasHelpAndType) {
 }
 
 TEST(DaemonMetrics, VmPodSeriesAppearWithPodLabelsAndGoWithThePod) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   auto all = ParseExposition(m.Serialize());
-  std::map<std::string, std::string> labels{
-      {"namespace", "team-a"}, {"pod", "web-u1"}, {"uid", "u1"}, {"runtime_handler", "kata-cc"}};
+  std::map<std::string, std::string> labels{{"namespace", "team-a"},
+                                            {"pod", "web-u1"},
+                                            {"uid", "u1"},
+                                            {"runtime_handler", "kata-cc"},
+                                            {"node", "node-1"}};
   for (const char* family : kSizingFamilies) {
     auto found = Find(all, family, {{"uid", "u1"}});
     ASSERT_EQ(found.size(), 1u) << family;
@@ -129,7 +134,7 @@ TEST(DaemonMetrics, VmPodSeriesAppearWithPodLabelsAndGoWithThePod) {
 }
 
 TEST(DaemonMetrics, LargeByteValuesAreExact) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   PodSizingMetrics s = VmSizing();
   s.host_memory_bytes = (int64_t{1} << 40) + 12345;  // 1 TiB + change: still exact in a double
   m.UpsertPod(Kata("u1"), s);
@@ -138,7 +143,7 @@ TEST(DaemonMetrics, LargeByteValuesAreExact) {
 }
 
 TEST(DaemonMetrics, UpdatingAPodChangesValuesWithoutDuplicatingSeries) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   PodSizingMetrics s = VmSizing();
   s.cgroup_memory_usage_bytes = 999;
@@ -149,7 +154,7 @@ TEST(DaemonMetrics, UpdatingAPodChangesValuesWithoutDuplicatingSeries) {
 }
 
 TEST(DaemonMetrics, NonVmPodGetsOnlyCgroupSeries) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   PodSizingMetrics s = VmSizing();  // even if a caller fills the UVM fields by mistake
   s.vm_isolated = false;
   m.UpsertPod({"default", "plain", "r1", "runc"}, s);
@@ -165,7 +170,7 @@ TEST(DaemonMetrics, NonVmPodGetsOnlyCgroupSeries) {
 }
 
 TEST(DaemonMetrics, PodThatStopsBeingVmIsolatedLosesItsUvmSeries) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   PodSizingMetrics s = VmSizing();
   s.vm_isolated = false;
@@ -176,7 +181,7 @@ TEST(DaemonMetrics, PodThatStopsBeingVmIsolatedLosesItsUvmSeries) {
 }
 
 TEST(DaemonMetrics, CgroupLimitIsAbsentWhenUnlimitedAndFollowsChanges) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   PodSizingMetrics s = VmSizing();
   s.cgroup_memory_limit_bytes.reset();
   m.UpsertPod(Kata("u1"), s);
@@ -195,7 +200,7 @@ TEST(DaemonMetrics, CgroupLimitIsAbsentWhenUnlimitedAndFollowsChanges) {
 }
 
 TEST(DaemonMetrics, PodWithNoValuesLeftIsForgotten) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   m.UpsertPod(Kata("u1"), PodSizingMetrics{});
   EXPECT_EQ(SeriesOfPod(m.Serialize(), "u1"), 0u);
@@ -203,7 +208,7 @@ TEST(DaemonMetrics, PodWithNoValuesLeftIsForgotten) {
 }
 
 TEST(DaemonMetrics, RelabelledPodKeepsOnlyItsNewSeries) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   m.UpsertPodPressure(Kata("u1"), SomePressure());
   PodLabels renamed = Kata("u1");
@@ -217,7 +222,7 @@ TEST(DaemonMetrics, RelabelledPodKeepsOnlyItsNewSeries) {
 }
 
 TEST(DaemonMetrics, OtherPodsAreUntouchedByRemoval) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   m.UpsertPod(Kata("u2"), VmSizing());
   m.UpsertPodPressure(Kata("u2"), SomePressure());
@@ -230,7 +235,7 @@ TEST(DaemonMetrics, OtherPodsAreUntouchedByRemoval) {
 }
 
 TEST(DaemonMetrics, PressureSeriesFollowMountsAndCauses) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPodPressure(Kata("u1"), SomePressure());
   auto all = ParseExposition(m.Serialize());
   EXPECT_THAT(Value(all, "uvm_sizer_pod_guest_memory_available_bytes"), Optional(900.0 * kMib));
@@ -261,7 +266,7 @@ TEST(DaemonMetrics, PressureSeriesFollowMountsAndCauses) {
 }
 
 TEST(DaemonMetrics, NonFiniteValuesAreAbsentNotNan) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   PodPressureMetrics p = SomePressure();
   p.memory_exhaustion_seconds = std::numeric_limits<double>::infinity();
   p.memory_growth_bytes_per_second = {{"logs", std::nan("")}, {"filesystem", 1}};
@@ -276,7 +281,7 @@ TEST(DaemonMetrics, NonFiniteValuesAreAbsentNotNan) {
 }
 
 TEST(DaemonMetrics, OomKillsCountUpAndResetWhenTheCumulativeValueDrops) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   PodPressureMetrics p = SomePressure();
   p.oom_kills_total = 2;
   m.UpsertPodPressure(Kata("u1"), p);
@@ -290,7 +295,7 @@ TEST(DaemonMetrics, OomKillsCountUpAndResetWhenTheCumulativeValueDrops) {
 }
 
 TEST(DaemonMetrics, RemovePodRemovesSizingAndPressureSeries) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   m.UpsertPodPressure(Kata("u1"), SomePressure());
   m.CountPressureTransition("warning", "filesystem");
@@ -306,7 +311,7 @@ TEST(DaemonMetrics, RemovePodRemovesSizingAndPressureSeries) {
 }
 
 TEST(DaemonMetrics, CountersCountByLabel) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.CountCgroupWrite(kWriteOk);
   m.CountCgroupWrite(kWriteOk);
   m.CountCgroupWrite(kWriteError);
@@ -331,7 +336,7 @@ TEST(DaemonMetrics, CountersCountByLabel) {
 }
 
 TEST(DaemonMetrics, ReconcileHistogramBucketsSpan10MicrosecondsTo1Second) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.ObserveReconcileSeconds(0.003);
   m.ObserveReconcileSeconds(20e-6);
   m.ObserveReconcileSeconds(5.0);  // beyond the last bucket: only +Inf
@@ -352,7 +357,7 @@ TEST(DaemonMetrics, ReconcileHistogramBucketsSpan10MicrosecondsTo1Second) {
 }
 
 TEST(DaemonMetrics, HostileLabelValuesAreEscapedAndRoundTrip) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   std::string hostile = "a\"b\\c\nd} x=\"1\" # HELP\n";
   hostile += std::string(10 * 1024, 'z');
   PodLabels labels{"ns\"", hostile, "evil", "kata"};
@@ -385,18 +390,153 @@ TEST(SanitizeLabelValue, KeepsValidUtf8AndReplacesTheRest) {
 }
 
 TEST(DaemonMetrics, InvalidUtf8InAPodNameCannotBreakTheExposition) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod({"ns", "bad\xFF\xFE", "u1", "kata"}, VmSizing());
   auto all = ParseExposition(m.Serialize());
   EXPECT_THAT(Value(all, "uvm_sizer_pod_uvm_vcpus", {{"pod", "bad\xEF\xBF\xBD\xEF\xBF\xBD"}}), Optional(3.0));
 }
 
 TEST(DaemonMetrics, ListenRefusesAMalformedAddressAndNamesIt) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   auto st = m.Listen("no-port-here");
   ASSERT_FALSE(st.ok());
   EXPECT_THAT(st.error().message, HasSubstr("\"no-port-here\""));
   EXPECT_THAT(m.ListeningPorts(), IsEmpty());
+}
+
+TEST(DaemonMetrics, EverySeriesCarriesTheNodeLabel) {
+  DaemonMetrics m("1", "aks-node-7");
+  m.UpsertPod(Kata("u1"), VmSizing());
+  m.UpsertPodPressure(Kata("u1"), SomePressure());
+  m.CountError("x");
+  m.CountPressureTransition("warning", "logs");
+  m.ObserveReconcileSeconds(0.001);
+  m.SetNode({.allocatable_memory_bytes = 1, .shapes = {{.shape = "web", .host_fit = 3}}});
+  auto all = ParseExposition(m.Serialize());
+  ASSERT_GT(all.size(), 40u);
+  for (const auto& s : all)
+    EXPECT_EQ(s.labels.count("node") ? s.labels.at("node") : "", "aks-node-7") << s.name;
+  EXPECT_THAT(Value(all, "uvm_sizer_node_info", {{"node", "aks-node-7"}}), Optional(1.0));
+}
+
+TEST(DaemonMetrics, NodeLedgerSeriesFollowTheLedger) {
+  DaemonMetrics m("1", "n");
+  NodeMetrics node{.allocatable_memory_bytes = 60 * 1024 * kMib,
+                   .allocatable_cpu_millis = 15500,
+                   .allocatable_pods = 110,
+                   .committed_memory_bytes = 5000 * kMib,
+                   .committed_cpu_millis = 2250,
+                   .shapes = {{.shape = "web",
+                               .host_fit = 7,
+                               .scheduler_memory_bytes = 1024 * kMib,
+                               .host_memory_bytes = 1400 * kMib,
+                               .cpu_millis = 500},
+                              {.shape = "idle", .host_fit = std::nullopt}}};
+  m.SetNode(node);
+  auto all = ParseExposition(m.Serialize());
+  EXPECT_THAT(Value(all, "uvm_sizer_node_allocatable_memory_bytes"), Optional(60.0 * 1024 * kMib));
+  EXPECT_THAT(Value(all, "uvm_sizer_node_allocatable_cpu_cores"), Optional(15.5));
+  EXPECT_THAT(Value(all, "uvm_sizer_node_allocatable_pods"), Optional(110.0));
+  EXPECT_THAT(Value(all, "uvm_sizer_node_committed_memory_bytes", {{"view", "host"}}),
+              Optional(5000.0 * kMib));
+  EXPECT_THAT(Value(all, "uvm_sizer_node_committed_cpu_cores", {{"view", "host"}}), Optional(2.25));
+  EXPECT_THAT(Value(all, "uvm_sizer_node_fit_pods", {{"shape", "web"}, {"view", "host"}}), Optional(7.0));
+  EXPECT_THAT(Find(all, "uvm_sizer_node_fit_pods", {{"shape", "idle"}}), IsEmpty()) << "unbounded: absent";
+  EXPECT_THAT(Value(all, "uvm_sizer_shape_memory_bytes", {{"shape", "web"}, {"view", "scheduler"}}),
+              Optional(1024.0 * kMib));
+  EXPECT_THAT(Value(all, "uvm_sizer_shape_memory_bytes", {{"shape", "web"}, {"view", "host"}}),
+              Optional(1400.0 * kMib));
+  EXPECT_THAT(Value(all, "uvm_sizer_shape_cpu_cores", {{"shape", "web"}}), Optional(0.5));
+  EXPECT_THAT(Value(all, "uvm_sizer_shape_cpu_cores", {{"shape", "idle"}}), Optional(0.0));
+
+  // The fit moves, a shape goes, the pod limit becomes unknown: no series of what is not there.
+  node.shapes = {{.shape = "web", .host_fit = 6}};
+  node.allocatable_pods.reset();
+  m.SetNode(node);
+  all = ParseExposition(m.Serialize());
+  EXPECT_THAT(Find(all, "uvm_sizer_node_fit_pods"), ::testing::SizeIs(1));
+  EXPECT_THAT(Value(all, "uvm_sizer_node_fit_pods", {{"shape", "web"}}), Optional(6.0));
+  EXPECT_THAT(Find(all, "uvm_sizer_shape_memory_bytes", {{"shape", "idle"}}), IsEmpty());
+  EXPECT_THAT(Find(all, "uvm_sizer_shape_cpu_cores", {{"shape", "idle"}}), IsEmpty());
+  EXPECT_THAT(Find(all, "uvm_sizer_node_allocatable_pods"), IsEmpty());
+  // Unbounded again: the fit series goes, the shape's needs stay.
+  node.shapes[0].host_fit.reset();
+  m.SetNode(node);
+  all = ParseExposition(m.Serialize());
+  EXPECT_THAT(Find(all, "uvm_sizer_node_fit_pods"), IsEmpty());
+  EXPECT_THAT(Find(all, "uvm_sizer_shape_memory_bytes", {{"shape", "web"}}), ::testing::SizeIs(2));
+}
+
+TEST(DaemonMetrics, MeasuredOverheadIsAVmPodSeriesOnlyWhereMeasured) {
+  DaemonMetrics m("1", "n");
+  PodSizingMetrics vm = VmSizing();
+  m.UpsertPod(Kata("u1"), vm);
+  EXPECT_THAT(Find(ParseExposition(m.Serialize()), "uvm_sizer_pod_host_overhead_measured_bytes"), IsEmpty());
+  vm.host_overhead_measured_bytes = 120 * kMib;
+  m.UpsertPod(Kata("u1"), vm);
+  EXPECT_THAT(Value(ParseExposition(m.Serialize()), "uvm_sizer_pod_host_overhead_measured_bytes",
+                    {{"uid", "u1"}, {"runtime_handler", "kata-cc"}}),
+              Optional(120.0 * kMib));
+  PodSizingMetrics runc{.vm_isolated = false, .host_overhead_measured_bytes = 5};
+  m.UpsertPod({"ns", "r", "u2", "runc"}, runc);
+  EXPECT_THAT(
+      Find(ParseExposition(m.Serialize()), "uvm_sizer_pod_host_overhead_measured_bytes", {{"uid", "u2"}}),
+      IsEmpty());
+  m.RemovePod("u1");
+  EXPECT_THAT(Find(ParseExposition(m.Serialize()), "uvm_sizer_pod_host_overhead_measured_bytes"), IsEmpty());
+}
+
+// The series a node exports with 250 VM pods under guest monitoring (two filesystems, two growth causes
+// each) and three shapes: the number the README states, held here so it cannot grow unnoticed.
+TEST(DaemonMetrics, SeriesPerNodeFor250VmPodsStayBounded) {
+  DaemonMetrics m("1", "n");
+  for (int i = 0; i < 250; ++i) {
+    std::string uid = "u" + std::to_string(i);
+    PodSizingMetrics sizing = VmSizing();
+    sizing.host_overhead_measured_bytes = 90 * kMib;
+    m.UpsertPod(Kata(uid), sizing);
+    m.UpsertPodPressure(Kata(uid), SomePressure());
+  }
+  m.SetNode(
+      {.allocatable_memory_bytes = 1,
+       .allocatable_cpu_millis = 1,
+       .allocatable_pods = 250,
+       .shapes = {
+           {.shape = "a", .host_fit = 1}, {.shape = "b", .host_fit = 2}, {.shape = "c", .host_fit = 3}}});
+  m.CountError("cri_unavailable");
+  m.CountPressureTransition("warning", "filesystem");
+  auto all = ParseExposition(m.Serialize());
+  size_t per_pod = 0;
+  for (const auto& s : all) per_pod += s.labels.count("uid");
+  // 7 sizing/usage series + the measured overhead + 8 pressure series (4 single, 2 mounts, 2 causes).
+  EXPECT_EQ(per_pod, 250u * 16);
+  size_t node_wide = all.size() - per_pod;
+  // Counters, histograms (16 + 11 buckets, +Inf, sum, count), info, and 8 + 4 per shape ledger series.
+  EXPECT_LE(node_wide, 80u) << node_wide;
+  EXPECT_EQ(all.size(), 250u * 16 + node_wide);
+  std::cout << "series for 250 VM pods: " << all.size() << " (" << per_pod << " per-pod, " << node_wide
+            << " node-wide)\n";
+#ifdef UVM_PROMTOOL_BIN
+  // promtool's linter has no finding on the whole exposition.
+  std::string file = ::testing::TempDir() + "/uvm-sizer-250.prom";
+  {
+    FILE* f = std::fopen(file.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::string text = m.Serialize();
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  }
+  std::string cmd = std::string(UVM_PROMTOOL_BIN) + " check metrics < " + file + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[512];
+  while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  int rc = pclose(p);
+  std::remove(file.c_str());
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "") << out;
+#endif
 }
 
 }  // namespace
