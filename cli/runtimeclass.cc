@@ -1,15 +1,21 @@
 // `uvm-sizer runtimeclass`: a node.k8s.io/v1 RuntimeClass whose overhead.podFixed holds the UVM's own OS
 // and the host-side VMM overhead, with a comment that explains each number.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iostream>
+#include <map>
+#include <regex>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/prometheus_client.h"
 #include "cli/sizing_flags.h"
+#include "kubelet-plugin/api/api_server.h"
 #include "sizer/overhead.h"
+#include "sizer/recommend.h"
 
 namespace uvm::cli {
 namespace {
@@ -18,7 +24,7 @@ constexpr int64_t kMib = 1 << 20;
 // The VMM's own threads (I/O, vhost, shim) when the profile gives the UVM no base vCPU: the value of the
 // RuntimeClass example in Kata's documentation (docs/how-to: overhead podFixed cpu 250m).
 constexpr int64_t kMinimumCpuOverheadMillis = 250;
-constexpr uint32_t kDefaultWorkloadMib = 8192;
+constexpr const char* kDefaultDaemonSocket = "/run/uvm-sizer/uvm-sizer.sock";
 
 struct RuntimeClassOptions {
   std::string handler;
@@ -26,7 +32,214 @@ struct RuntimeClassOptions {
   std::string name;
   std::string vm_memory;
   SizingFlags sizing;
+  // Measurement sources: the daemon's API socket (--from-node, optional value) or a Prometheus base URL.
+  bool from_node = false;
+  std::string node_socket;
+  std::string prometheus_url;
+  std::string window = "7d";
+  int timeout_ms = 10000;
 };
+
+// Where the samples came from, for the comment block.
+struct Measurements {
+  std::vector<sizer::OverheadSample> samples;
+  std::string source;              // one line: what was asked, and how each sample was taken
+  std::vector<std::string> notes;  // about pods that gave no sample
+};
+
+std::string PodName(const std::string& ns, const std::string& name) {
+  return ns.empty() && name.empty() ? std::string() : ns + "/" + name;
+}
+
+// --from-node: every VM pod of the handler the daemon knows, with its measured VMM overhead now.
+Result<Measurements> FromNode(const RuntimeClassOptions& opt) {
+  const std::string& socket = opt.node_socket.empty() ? std::string(kDefaultDaemonSocket) : opt.node_socket;
+  auto pods = api::ListPods(socket, std::chrono::milliseconds(opt.timeout_ms));
+  if (!pods) {
+    return Error{.message = fmt::format("--from-node: cannot reach the daemon at {}: {}", socket,
+                                        pods.error().message),
+                 .code = pods.error().code};
+  }
+  Measurements m{
+      .source = fmt::format(
+          "the daemon at {}: each VM pod's host overhead now (pod cgroup usage - guest memory in use)",
+          socket)};
+  size_t unmeasured = 0, unsized = 0;
+  for (const auto& p : *pods) {
+    if (p.runtime_handler != opt.handler || !p.profile) continue;
+    if (!p.memory_mib) {
+      ++unsized;
+      continue;
+    }
+    if (!p.host_overhead_measured_bytes) {
+      ++unmeasured;
+      continue;
+    }
+    m.samples.push_back({.handler = p.runtime_handler,
+                         .uvm_memory_mib = static_cast<double>(*p.memory_mib),
+                         .host_overhead_bytes = static_cast<double>(*p.host_overhead_measured_bytes),
+                         .pod_uid = p.uid,
+                         .pod = PodName(p.namespace_, p.name)});
+  }
+  if (unmeasured > 0) {
+    m.notes.push_back(fmt::format(
+        "{} VM pod(s) of handler {} have no measured overhead (their shim reports no guest memory)",
+        unmeasured, opt.handler));
+  }
+  if (unsized > 0)
+    m.notes.push_back(fmt::format("{} VM pod(s) of handler {} have no UVM size", unsized, opt.handler));
+  return m;
+}
+
+// --window: a Prometheus duration (prometheus/common model.ParseDuration: units ms s m h d w y, e.g. 1d12h),
+// checked before it goes into PromQL.
+bool IsPromDuration(const std::string& s) {
+  static const std::regex kDuration("^([0-9]+(ms|s|m|h|d|w|y))+$");
+  return s.size() <= 32 && std::regex_match(s, kDuration);
+}
+
+std::string Label(const cli::InstantSample& s, const char* name) {
+  auto it = s.labels.find(name);
+  return it == s.labels.end() ? std::string() : it->second;
+}
+
+// --from-prometheus: per pod, the peak of its measured VMM overhead over the window (a podFixed must cover
+// the pod's peak, or its VMM is OOM-killed then), and the largest UVM it had, joined on the pod uid. One
+// sample per pod: the p95 is across pods.
+Result<Measurements> FromPrometheus(const RuntimeClassOptions& opt) {
+  auto endpoint = ParsePrometheusUrl(opt.prometheus_url);
+  if (!endpoint) return endpoint.error();
+  if (!IsPromDuration(opt.window)) {
+    return Error{.message = fmt::format("--window: \"{}\" is not a Prometheus duration (e.g. 7d, 12h, 1d12h)",
+                                        opt.window),
+                 .code = ErrorCode::kInvalidInput};
+  }
+  // The handler is a DNS label (checked before Run), safe inside a PromQL string.
+  std::string overhead_query = fmt::format(
+      "max by (uid, namespace, pod, runtime_handler) "
+      "(max_over_time(uvm_sizer_pod_host_overhead_measured_bytes{{runtime_handler=\"{0}\"}}[{1}]))",
+      opt.handler, opt.window);
+  std::string uvm_query = fmt::format(
+      "max by (uid) (max_over_time(uvm_sizer_pod_uvm_memory_bytes{{runtime_handler=\"{0}\"}}[{1}]))",
+      opt.handler, opt.window);
+  auto timeout = std::chrono::milliseconds(opt.timeout_ms);
+  auto overheads = QueryInstant(*endpoint, overhead_query, timeout);
+  if (!overheads) return overheads.error();
+  auto uvms = QueryInstant(*endpoint, uvm_query, timeout);
+  if (!uvms) return uvms.error();
+
+  Measurements m{
+      .source = fmt::format(
+          "Prometheus {}: per pod, the peak over {} of uvm_sizer_pod_host_overhead_measured_bytes, "
+          "with its largest uvm_sizer_pod_uvm_memory_bytes (joined on uid)",
+          endpoint->url, opt.window)};
+  std::map<std::string, const InstantSample*> uvm_by_uid;
+  for (const auto& u : *uvms) uvm_by_uid[Label(u, "uid")] = &u;
+  for (const auto& o : *overheads) {
+    std::string uid = Label(o, "uid");
+    std::string pod = PodName(Label(o, "namespace"), Label(o, "pod"));
+    std::string who = pod.empty() ? "uid " + uid : pod;
+    if (uid.empty()) {
+      m.notes.push_back(fmt::format("a series of {} has no uid label: skipped", who));
+      continue;
+    }
+    auto u = uvm_by_uid.find(uid);
+    if (u == uvm_by_uid.end()) {
+      m.notes.push_back(fmt::format("{}: no uvm_sizer_pod_uvm_memory_bytes with its uid: skipped", who));
+      continue;
+    }
+    if (!o.numeric || !u->second->numeric) {
+      m.notes.push_back(fmt::format("{}: Prometheus gave the value {} , not a number: skipped", who,
+                                    !o.numeric ? o.value_text : u->second->value_text));
+      continue;
+    }
+    m.samples.push_back({.handler = opt.handler,
+                         .uvm_memory_mib = u->second->value / kMib,
+                         .host_overhead_bytes = o.value,
+                         .pod_uid = uid,
+                         .pod = pod});
+  }
+  return m;
+}
+
+std::string CpuOverhead(const sizer::Profile& profile) {
+  int64_t base_cpu_millis = static_cast<int64_t>(std::ceil(static_cast<double>(profile.base_vcpus) * 1000.0));
+  int64_t cpu_millis = std::max(base_cpu_millis, kMinimumCpuOverheadMillis);
+  return cpu_millis % 1000 == 0 ? std::to_string(cpu_millis / 1000) : fmt::format("{}m", cpu_millis);
+}
+
+void PrintRuntimeClass(const std::string& name, const std::string& handler, int64_t memory_mib,
+                       const std::string& cpu) {
+  std::cout << "apiVersion: node.k8s.io/v1\n"
+               "kind: RuntimeClass\n"
+               "metadata:\n"
+            << fmt::format("  name: \"{}\"\n", name) << fmt::format("handler: \"{}\"\n", handler)
+            << "overhead:\n"
+               "  podFixed:\n"
+            << fmt::format("    memory: \"{}Mi\"\n", memory_mib) << fmt::format("    cpu: \"{}\"\n", cpu);
+}
+
+std::string Mib1(int64_t bytes) {
+  return fmt::format("{:.1f}", static_cast<double>(bytes) / kMib);
+}
+
+std::string BucketLabel(uint32_t max_mib) {
+  return fmt::format("UVM <= {}Gi", max_mib / 1024);
+}
+
+// The comment block of a RuntimeClass recommended from measurement: every number and where it came from.
+void PrintMeasured(const RuntimeClassOptions& opt, const sizer::Profile& profile,
+                   const sizer::HostOverheadModel& model, const Measurements& m,
+                   const sizer::PodFixedRecommendation& r) {
+  const auto& h = r.handlers.at(0);
+  const auto& b = h.buckets.at(h.binding);
+  std::string cpu = CpuOverhead(profile);
+  std::cout << fmt::format(
+      "# RuntimeClass for handler \"{}\", computed by uvm-sizer {} with profile {}, from measurement:\n"
+      "#   {}.\n",
+      opt.handler, UVM_SIZER_VERSION, profile.name, m.source);
+  std::cout << fmt::format("# overhead.podFixed.memory = {}Mi, from the bucket {}:\n", h.pod_fixed_mib,
+                           BucketLabel(b.max_uvm_mib));
+  std::cout << fmt::format(
+      "#   {} MiB  the UVM's own OS (profile base_memory_mib), which no pod limit covers\n", b.base_mib);
+  if (b.measured) {
+    std::cout << fmt::format(
+        "#   {} MiB  measured host overhead of the VMM, shim and virtiofsd, rounded up to a MiB:\n"
+        "#          p95 (nearest rank) {} MiB + 15% margin {} MiB (the VPA recommender's\n"
+        "#          recommendation-margin-fraction), from {} sample(s) of {} pod(s) with UVMs of {}-{} MiB;\n"
+        "#          the model says {} MiB for a {} MiB UVM\n",
+        b.pod_fixed_mib - b.base_mib, Mib1(b.p95_bytes), Mib1(b.margin_bytes), b.samples, b.pods,
+        b.smallest_uvm_mib, b.largest_uvm_mib, Mib1(b.model_host_overhead_bytes), b.model_uvm_mib);
+  } else {
+    std::cout << fmt::format(
+        "#   {} MiB  host overhead of the VMM from the MODEL (no measurement in this bucket) for a {} MiB "
+        "UVM\n"
+        "#          ({:.1f} MiB fixed + {:.2f} MiB per GiB of guest RAM)\n",
+        b.pod_fixed_mib - b.base_mib, b.model_uvm_mib, static_cast<double>(model.fixed_bytes) / kMib,
+        static_cast<double>(model.per_gib_bytes) / kMib);
+  }
+  if (h.buckets.size() > 1) {
+    std::cout << "# Per bucket (the podFixed each alone would need):\n";
+    for (size_t i = 0; i < h.buckets.size(); ++i) {
+      const auto& x = h.buckets[i];
+      std::cout << fmt::format("#   {:<14} {}Mi  {}{}\n", BucketLabel(x.max_uvm_mib), x.pod_fixed_mib,
+                               x.measured ? fmt::format("p95 {} MiB of {} sample(s), {} pod(s)",
+                                                        Mib1(x.p95_bytes), x.samples, x.pods)
+                                          : std::string("the model (no samples)"),
+                               i == h.binding ? "  <- binds" : "");
+    }
+  }
+  std::cout << fmt::format(
+      "# overhead.podFixed.cpu = {}: the UVM's base vCPUs ({}), at least {}m for the VMM's "
+      "threads (not measured).\n",
+      cpu, profile.base_vcpus, kMinimumCpuOverheadMillis);
+  std::vector<std::string> notes = h.notes;
+  notes.insert(notes.end(), m.notes.begin(), m.notes.end());
+  notes.insert(notes.end(), r.notes.begin(), r.notes.end());
+  for (const auto& n : notes) std::cout << "# Note: " << n << ".\n";
+  std::string name = opt.name.empty() ? opt.handler : opt.name;
+  PrintRuntimeClass(name, opt.handler, h.pod_fixed_mib, cpu);
+}
 
 int64_t CeilMib(int64_t bytes) {
   return (bytes + kMib - 1) / kMib;
@@ -50,23 +263,27 @@ int Run(const RuntimeClassOptions& opt) {
   // The per-GiB part of the host overhead grows with the VM, but podFixed is one number for every pod of
   // the class: by default it covers pods with up to 8 GiB of memory limits (or the no-limit default, if
   // larger); --vm-memory names another VM size.
-  uint32_t vm_mib =
-      profile->base_memory_mib + std::max(profile->default_workload_mem_mib, kDefaultWorkloadMib);
+  uint32_t vm_mib = sizer::DefaultPodFixedUvmMib(*profile);
   if (!opt.vm_memory.empty()) {
     auto q = ParseFlagQuantity("--vm-memory", opt.vm_memory);
     if (!q) return fail(q.error().message);
     int64_t mib = CeilMib(q->Value());
-    if (mib <= 0 || mib > UINT32_MAX)
+    if (mib <= 0 || mib > (int64_t{1} << 24))
       return fail(fmt::format("--vm-memory: out of range \"{}\"", opt.vm_memory));
     vm_mib = static_cast<uint32_t>(mib);
   }
+  if (opt.from_node || !opt.prometheus_url.empty()) {
+    auto measured = opt.from_node ? FromNode(opt) : FromPrometheus(opt);
+    if (!measured) return fail(measured.error().message);
+    sizer::RecommendOptions ro;
+    if (!opt.vm_memory.empty()) ro.uvm_memory_mib = vm_mib;
+    auto rec = sizer::RecommendPodFixed(measured->samples, {{opt.handler, *profile}}, ctx->host, ro);
+    PrintMeasured(opt, *profile, ctx->host, *measured, rec);
+    return 0;
+  }
   int64_t host_bytes = ctx->host.OverheadBytes(vm_mib);
   int64_t memory_mib = profile->base_memory_mib + CeilMib(host_bytes);
-  int64_t base_cpu_millis =
-      static_cast<int64_t>(std::ceil(static_cast<double>(profile->base_vcpus) * 1000.0));
-  int64_t cpu_millis = std::max(base_cpu_millis, kMinimumCpuOverheadMillis);
-  std::string cpu =
-      cpu_millis % 1000 == 0 ? std::to_string(cpu_millis / 1000) : fmt::format("{}m", cpu_millis);
+  std::string cpu = CpuOverhead(*profile);
   std::string name = opt.name.empty() ? opt.handler : opt.name;
 
   std::cout << fmt::format(
@@ -94,13 +311,7 @@ int Run(const RuntimeClassOptions& opt) {
         "for.\n",
         profile->default_workload_mem_mib);
   }
-  std::cout << "apiVersion: node.k8s.io/v1\n"
-               "kind: RuntimeClass\n"
-               "metadata:\n"
-            << fmt::format("  name: \"{}\"\n", name) << fmt::format("handler: \"{}\"\n", opt.handler)
-            << "overhead:\n"
-               "  podFixed:\n"
-            << fmt::format("    memory: \"{}Mi\"\n", memory_mib) << fmt::format("    cpu: \"{}\"\n", cpu);
+  PrintRuntimeClass(name, opt.handler, memory_mib, cpu);
   return 0;
 }
 
@@ -126,8 +337,22 @@ void AddRuntimeClassCommand(CLI::App& app, int& exit_code) {
   cmd->add_option(
       "--vm-memory", opt->vm_memory,
       "size the per-GiB host overhead for a VM of this much memory (default: the profile base + 8Gi)");
+  auto* node =
+      cmd->add_option("--from-node", opt->node_socket,
+                      fmt::format("recommend podFixed from the overhead the local daemon measured; its API "
+                                  "socket (default {})",
+                                  kDefaultDaemonSocket))
+          ->expected(0, 1);
+  auto* prom = cmd->add_option("--from-prometheus", opt->prometheus_url,
+                               "recommend podFixed from the overhead Prometheus recorded (http://host:port)");
+  node->excludes(prom);
+  cmd->add_option("--window", opt->window, "with --from-prometheus: how far back (a PromQL duration)")
+      ->capture_default_str();
+  cmd->add_option("--timeout-ms", opt->timeout_ms,
+                  "with --from-node/--from-prometheus: give up after this long")
+      ->capture_default_str();
   opt->sizing.Register(*cmd);
-  cmd->callback([opt, &exit_code] {
+  cmd->callback([opt, node, &exit_code] {
     for (auto [flag, value] : {std::pair{"--handler", &opt->handler}, std::pair{"--name", &opt->name}}) {
       if (!value->empty() && !IsDnsLabel(*value)) {
         std::cerr << fmt::format("uvm-sizer runtimeclass: {}: \"{}\" is not a valid DNS label\n", flag,
@@ -136,6 +361,7 @@ void AddRuntimeClassCommand(CLI::App& app, int& exit_code) {
         return;
       }
     }
+    opt->from_node = node->count() > 0;
     exit_code = Run(*opt);
   });
 }

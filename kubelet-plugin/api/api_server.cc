@@ -57,6 +57,9 @@ void ToProto(const PodView& v, pb::Pod& p) {
   pr->set_has_exhaustion_seconds(v.exhaustion_seconds.has_value());
   pr->set_exhaustion_seconds(v.exhaustion_seconds.value_or(0));
   pr->set_advice(v.pressure_advice);
+  p.set_has_host_overhead_measured(v.host_overhead_measured_bytes.has_value());
+  p.set_host_overhead_measured_bytes(v.host_overhead_measured_bytes.value_or(0));
+  p.set_host_overhead_model_bytes(v.host_overhead_model_bytes);
 }
 
 PodView FromProto(const pb::Pod& p) {
@@ -88,6 +91,8 @@ PodView FromProto(const pb::Pod& p) {
   v.pressure_basis = p.pressure().basis();
   if (p.pressure().has_exhaustion_seconds()) v.exhaustion_seconds = p.pressure().exhaustion_seconds();
   v.pressure_advice = p.pressure().advice();
+  if (p.has_host_overhead_measured()) v.host_overhead_measured_bytes = p.host_overhead_measured_bytes();
+  v.host_overhead_model_bytes = p.host_overhead_model_bytes();
   return v;
 }
 
@@ -344,6 +349,18 @@ Result<DaemonView> FetchStatus(const std::string& socket_path, milliseconds time
                .started_at_unix_seconds = out.started_at_unix_seconds()};
   for (const auto& p : out.pods()) v.pods.push_back(FromProto(p));
   return v;
+}
+
+Result<std::vector<PodView>> ListPods(const std::string& socket_path, milliseconds timeout) {
+  auto stub = Connect(socket_path);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  pb::ListPodsResponse out;
+  auto s = stub->ListPods(&ctx, pb::ListPodsRequest{}, &out);
+  if (!s.ok()) return RpcError(socket_path, s);
+  std::vector<PodView> pods;
+  for (const auto& p : out.pods()) pods.push_back(FromProto(p));
+  return pods;
 }
 
 Status WatchPods(const std::string& socket_path, milliseconds timeout,

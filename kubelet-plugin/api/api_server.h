@@ -33,6 +33,9 @@ struct PodView {
   std::string pressure_basis;
   std::optional<double> exhaustion_seconds;
   std::string pressure_advice;
+  // The VMM's host overhead as measured (nullopt where the shim reports no guest memory) and as modelled.
+  std::optional<int64_t> host_overhead_measured_bytes;
+  int64_t host_overhead_model_bytes = 0;
   bool operator==(const PodView&) const = default;
 };
 
@@ -72,6 +75,8 @@ class ApiServer {
 
 // The client side, for `uvm-sizer status`.
 Result<DaemonView> FetchStatus(const std::string& socket_path, std::chrono::milliseconds timeout);
+// ListPods: every pod the daemon knows (`runtimeclass --from-node`).
+Result<std::vector<PodView>> ListPods(const std::string& socket_path, std::chrono::milliseconds timeout);
 // WatchPods until `on_event` returns false or the deadline passes; for tests and `status --watch`.
 Status WatchPods(const std::string& socket_path, std::chrono::milliseconds timeout,
                  const std::function<bool(const std::string& type, const PodView&)>& on_event);
