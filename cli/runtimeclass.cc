@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/prometheus_client.h"
@@ -38,13 +39,14 @@ struct RuntimeClassOptions {
   std::string prometheus_url;
   std::string window = "7d";
   int timeout_ms = 10000;
+  std::string output = "yaml";
 };
 
 // Where the samples came from, for the comment block.
 struct Measurements {
   std::vector<sizer::OverheadSample> samples;
-  std::string source;              // one line: what was asked, and how each sample was taken
-  std::vector<std::string> notes;  // about pods that gave no sample
+  std::vector<std::string> source;  // what was asked, and how each sample was taken
+  std::vector<std::string> notes;   // about pods that gave no sample
 };
 
 std::string PodName(const std::string& ns, const std::string& name) {
@@ -60,10 +62,8 @@ Result<Measurements> FromNode(const RuntimeClassOptions& opt) {
                                         pods.error().message),
                  .code = pods.error().code};
   }
-  Measurements m{
-      .source = fmt::format(
-          "the daemon at {}: each VM pod's host overhead now (pod cgroup usage - guest memory in use)",
-          socket)};
+  Measurements m{.source = {fmt::format("the daemon at {}: each VM pod's host overhead now", socket),
+                            "(pod cgroup usage - guest memory in use, as the daemon measured it)"}};
   size_t unmeasured = 0, unsized = 0;
   for (const auto& p : *pods) {
     if (p.runtime_handler != opt.handler || !p.profile) continue;
@@ -129,10 +129,9 @@ Result<Measurements> FromPrometheus(const RuntimeClassOptions& opt) {
   if (!uvms) return uvms.error();
 
   Measurements m{
-      .source = fmt::format(
-          "Prometheus {}: per pod, the peak over {} of uvm_sizer_pod_host_overhead_measured_bytes, "
-          "with its largest uvm_sizer_pod_uvm_memory_bytes (joined on uid)",
-          endpoint->url, opt.window)};
+      .source = {fmt::format("Prometheus {}, window {}: per pod, the peak of", endpoint->url, opt.window),
+                 "uvm_sizer_pod_host_overhead_measured_bytes over the window, with its largest",
+                 "uvm_sizer_pod_uvm_memory_bytes (joined on uid); one sample per pod"}};
   std::map<std::string, const InstantSample*> uvm_by_uid;
   for (const auto& u : *uvms) uvm_by_uid[Label(u, "uid")] = &u;
   for (const auto& o : *overheads) {
@@ -183,10 +182,6 @@ std::string Mib1(int64_t bytes) {
   return fmt::format("{:.1f}", static_cast<double>(bytes) / kMib);
 }
 
-std::string BucketLabel(uint32_t max_mib) {
-  return fmt::format("UVM <= {}Gi", max_mib / 1024);
-}
-
 // The comment block of a RuntimeClass recommended from measurement: every number and where it came from.
 void PrintMeasured(const RuntimeClassOptions& opt, const sizer::Profile& profile,
                    const sizer::HostOverheadModel& model, const Measurements& m,
@@ -195,50 +190,94 @@ void PrintMeasured(const RuntimeClassOptions& opt, const sizer::Profile& profile
   const auto& b = h.buckets.at(h.binding);
   std::string cpu = CpuOverhead(profile);
   std::cout << fmt::format(
-      "# RuntimeClass for handler \"{}\", computed by uvm-sizer {} with profile {}, from measurement:\n"
-      "#   {}.\n",
-      opt.handler, UVM_SIZER_VERSION, profile.name, m.source);
+      "# RuntimeClass for handler \"{}\", computed by uvm-sizer {} with profile {}, from measurement:\n",
+      opt.handler, UVM_SIZER_VERSION, profile.name);
+  for (const auto& line : m.source) std::cout << "#   " << line << '\n';
   std::cout << fmt::format("# overhead.podFixed.memory = {}Mi, from the bucket {}:\n", h.pod_fixed_mib,
-                           BucketLabel(b.max_uvm_mib));
+                           sizer::BucketName(b.max_uvm_mib));
   std::cout << fmt::format(
-      "#   {} MiB  the UVM's own OS (profile base_memory_mib), which no pod limit covers\n", b.base_mib);
+      "#   {:>5} MiB  the UVM's own OS (profile base_memory_mib), which no pod limit covers\n", b.base_mib);
   if (b.measured) {
     std::cout << fmt::format(
-        "#   {} MiB  measured host overhead of the VMM, shim and virtiofsd, rounded up to a MiB:\n"
-        "#          p95 (nearest rank) {} MiB + 15% margin {} MiB (the VPA recommender's\n"
-        "#          recommendation-margin-fraction), from {} sample(s) of {} pod(s) with UVMs of {}-{} MiB;\n"
-        "#          the model says {} MiB for a {} MiB UVM\n",
+        "#   {:>5} MiB  measured host overhead of the VMM, shim and virtiofsd: p95 (nearest rank) {} MiB\n"
+        "#              + 15% margin {} MiB (the VPA recommender's recommendation-margin-fraction), rounded\n"
+        "#              up to a MiB; from {} sample(s) of {} pod(s), UVMs of {}-{} MiB\n"
+        "#              (the model: {} MiB for a {} MiB UVM)\n",
         b.pod_fixed_mib - b.base_mib, Mib1(b.p95_bytes), Mib1(b.margin_bytes), b.samples, b.pods,
         b.smallest_uvm_mib, b.largest_uvm_mib, Mib1(b.model_host_overhead_bytes), b.model_uvm_mib);
   } else {
     std::cout << fmt::format(
-        "#   {} MiB  host overhead of the VMM from the MODEL (no measurement in this bucket) for a {} MiB "
-        "UVM\n"
-        "#          ({:.1f} MiB fixed + {:.2f} MiB per GiB of guest RAM)\n",
+        "#   {:>5} MiB  host overhead of the VMM from the MODEL, not measured, for a {} MiB UVM\n"
+        "#              ({:.1f} MiB fixed + {:.2f} MiB per GiB of guest RAM)\n",
         b.pod_fixed_mib - b.base_mib, b.model_uvm_mib, static_cast<double>(model.fixed_bytes) / kMib,
         static_cast<double>(model.per_gib_bytes) / kMib);
   }
   if (h.buckets.size() > 1) {
-    std::cout << "# Per bucket (the podFixed each alone would need):\n";
+    std::cout << "# Per bucket (the podFixed each would need alone):\n";
     for (size_t i = 0; i < h.buckets.size(); ++i) {
       const auto& x = h.buckets[i];
-      std::cout << fmt::format("#   {:<14} {}Mi  {}{}\n", BucketLabel(x.max_uvm_mib), x.pod_fixed_mib,
-                               x.measured ? fmt::format("p95 {} MiB of {} sample(s), {} pod(s)",
-                                                        Mib1(x.p95_bytes), x.samples, x.pods)
-                                          : std::string("the model (no samples)"),
-                               i == h.binding ? "  <- binds" : "");
+      std::cout << fmt::format(
+          "#   {:<13} {:>6}  {}{}\n", sizer::BucketName(x.max_uvm_mib), fmt::format("{}Mi", x.pod_fixed_mib),
+          x.measured
+              ? fmt::format("p95 {} MiB of {} sample(s), {} pod(s)", Mib1(x.p95_bytes), x.samples, x.pods)
+              : std::string("the model (no samples)"),
+          i == h.binding ? "  <- binds" : "");
     }
   }
   std::cout << fmt::format(
-      "# overhead.podFixed.cpu = {}: the UVM's base vCPUs ({}), at least {}m for the VMM's "
-      "threads (not measured).\n",
+      "# overhead.podFixed.cpu = {}: the UVM's base vCPUs ({}), at least {}m for the VMM's threads (not "
+      "measured).\n",
       cpu, profile.base_vcpus, kMinimumCpuOverheadMillis);
   std::vector<std::string> notes = h.notes;
   notes.insert(notes.end(), m.notes.begin(), m.notes.end());
   notes.insert(notes.end(), r.notes.begin(), r.notes.end());
   for (const auto& n : notes) std::cout << "# Note: " << n << ".\n";
-  std::string name = opt.name.empty() ? opt.handler : opt.name;
-  PrintRuntimeClass(name, opt.handler, h.pod_fixed_mib, cpu);
+  PrintRuntimeClass(opt.name.empty() ? opt.handler : opt.name, opt.handler, h.pod_fixed_mib, cpu);
+}
+
+// -o json: the RuntimeClass and the evidence behind its podFixed.
+nlohmann::json RecommendationJson(const RuntimeClassOptions& opt, const sizer::Profile& profile,
+                                  const std::vector<std::string>& source,
+                                  const std::vector<std::string>& notes,
+                                  const sizer::PodFixedRecommendation& r) {
+  using nlohmann::json;
+  const auto& h = r.handlers.at(0);
+  json buckets = json::array();
+  for (const auto& b : h.buckets) {
+    buckets.push_back({{"max_uvm_mib", b.max_uvm_mib},
+                       {"measured", b.measured},
+                       {"samples", b.samples},
+                       {"pods", b.pods},
+                       {"smallest_uvm_mib", b.measured ? json(b.smallest_uvm_mib) : json(nullptr)},
+                       {"largest_uvm_mib", b.measured ? json(b.largest_uvm_mib) : json(nullptr)},
+                       {"p95_bytes", b.measured ? json(b.p95_bytes) : json(nullptr)},
+                       {"margin_bytes", b.measured ? json(b.margin_bytes) : json(nullptr)},
+                       {"base_mib", b.base_mib},
+                       {"model_host_overhead_bytes", b.model_host_overhead_bytes},
+                       {"model_uvm_mib", b.model_uvm_mib},
+                       {"pod_fixed_mib", b.pod_fixed_mib}});
+  }
+  std::vector<std::string> all_notes = h.notes;
+  all_notes.insert(all_notes.end(), notes.begin(), notes.end());
+  all_notes.insert(all_notes.end(), r.notes.begin(), r.notes.end());
+  std::string cpu = CpuOverhead(profile);
+  return {{"runtimeclass",
+           {{"apiVersion", "node.k8s.io/v1"},
+            {"kind", "RuntimeClass"},
+            {"metadata", {{"name", opt.name.empty() ? opt.handler : opt.name}}},
+            {"handler", opt.handler},
+            {"overhead", {{"podFixed", {{"memory", fmt::format("{}Mi", h.pod_fixed_mib)}, {"cpu", cpu}}}}}}},
+          {"recommendation",
+           {{"handler", h.handler},
+            {"profile", h.profile},
+            {"source", source},
+            {"percentile", 0.95},
+            {"margin_fraction", 0.15},
+            {"pod_fixed_mib", h.pod_fixed_mib},
+            {"binding_bucket_max_uvm_mib", h.buckets.at(h.binding).max_uvm_mib},
+            {"samples_used", r.samples_used},
+            {"buckets", buckets},
+            {"notes", all_notes}}}};
 }
 
 int64_t CeilMib(int64_t bytes) {
@@ -278,7 +317,20 @@ int Run(const RuntimeClassOptions& opt) {
     sizer::RecommendOptions ro;
     if (!opt.vm_memory.empty()) ro.uvm_memory_mib = vm_mib;
     auto rec = sizer::RecommendPodFixed(measured->samples, {{opt.handler, *profile}}, ctx->host, ro);
-    PrintMeasured(opt, *profile, ctx->host, *measured, rec);
+    if (opt.output == "json") {
+      std::cout << RecommendationJson(opt, *profile, measured->source, measured->notes, rec).dump(2) << '\n';
+    } else {
+      PrintMeasured(opt, *profile, ctx->host, *measured, rec);
+    }
+    return 0;
+  }
+  if (opt.output == "json") {
+    // The model alone: the recommender without samples gives the same podFixed as the YAML below.
+    auto rec = sizer::RecommendPodFixed({}, {{opt.handler, *profile}}, ctx->host, {.uvm_memory_mib = vm_mib});
+    std::cout << RecommendationJson(opt, *profile, {"the model only (no --from-node or --from-prometheus)"},
+                                    {}, rec)
+                     .dump(2)
+              << '\n';
     return 0;
   }
   int64_t host_bytes = ctx->host.OverheadBytes(vm_mib);
@@ -351,6 +403,10 @@ void AddRuntimeClassCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--timeout-ms", opt->timeout_ms,
                   "with --from-node/--from-prometheus: give up after this long")
       ->capture_default_str();
+  cmd->add_option("-o,--output", opt->output,
+                  "yaml (the RuntimeClass, explained) or json (with the evidence)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"yaml", "json"}));
   opt->sizing.Register(*cmd);
   cmd->callback([opt, node, &exit_code] {
     for (auto [flag, value] : {std::pair{"--handler", &opt->handler}, std::pair{"--name", &opt->name}}) {

@@ -22,10 +22,6 @@ int64_t CeilMib(int64_t bytes) {
   return (bytes + kMib - 1) / kMib;
 }
 
-std::string BucketName(uint32_t max_mib) {
-  return fmt::format("UVM ≤ {}Gi", max_mib / 1024);
-}
-
 std::string Who(const OverheadSample& s) {
   if (!s.pod.empty()) return s.pod;
   if (!s.pod_uid.empty()) return "uid " + s.pod_uid;
@@ -57,6 +53,10 @@ struct Bucketed {
 };
 
 }  // namespace
+
+std::string BucketName(uint32_t max_uvm_mib) {
+  return fmt::format("UVM <= {}Gi", max_uvm_mib / 1024);
+}
 
 uint32_t BucketMaxMib(uint32_t uvm_memory_mib) {
   uint32_t gib = 1;

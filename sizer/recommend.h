@@ -91,6 +91,9 @@ struct PodFixedRecommendation {
 // The upper bound of the bucket of a UVM of `uvm_memory_mib` (1024 · the smallest power of two ≥ m/1024).
 uint32_t BucketMaxMib(uint32_t uvm_memory_mib);
 
+// "UVM <= 4Gi": how the notes and the CLI name a bucket.
+std::string BucketName(uint32_t max_uvm_mib);
+
 // Nearest-rank percentile of `values` (p in (0, 1]); nullopt when empty.
 std::optional<double> NearestRankPercentile(std::vector<double> values, double p);
 

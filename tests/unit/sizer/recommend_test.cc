@@ -77,7 +77,7 @@ TEST(RecommendPodFixed, P95PlusMarginOnTheBase) {
   EXPECT_EQ(h.pod_fixed_mib, 2184);
   EXPECT_EQ(r.samples_used, 20u);
   EXPECT_THAT(r.notes, IsEmpty());
-  EXPECT_THAT(h.notes, Contains(HasSubstr("largest bucket with samples (UVM ≤ 4Gi) binds")));
+  EXPECT_THAT(h.notes, Contains(HasSubstr("largest bucket with samples (UVM <= 4Gi) binds")));
 }
 
 TEST(RecommendPodFixed, SamplesOfOnePodCountAsOnePod) {
@@ -116,7 +116,7 @@ TEST(RecommendPodFixed, LargestBucketBindsUnlessASizeIsChosen) {
   EXPECT_EQ(chosen.handlers[0].binding, 0u);
   EXPECT_EQ(chosen.handlers[0].pod_fixed_mib, 2186);
   EXPECT_THAT(chosen.handlers[0].notes,
-              Contains(HasSubstr("the bucket UVM ≤ 4Gi of the chosen 2304 MiB UVM binds")));
+              Contains(HasSubstr("the bucket UVM <= 4Gi of the chosen 2304 MiB UVM binds")));
 }
 
 // A smaller bucket that measured more than the larger ones binds: podFixed must cover every pod of the class.
@@ -148,7 +148,7 @@ TEST(RecommendPodFixed, NoSamplesFallsBackToTheModel) {
   EXPECT_FALSE(c.buckets[c.binding].measured);
   EXPECT_EQ(c.buckets[c.binding].max_uvm_mib, 16384u);
   EXPECT_EQ(c.pod_fixed_mib, 2048 + (model.OverheadBytes(16384) + kMib - 1) / kMib);
-  EXPECT_THAT(c.notes, Contains(HasSubstr("no samples of handler kata-cc in the bucket UVM ≤ 16Gi")));
+  EXPECT_THAT(c.notes, Contains(HasSubstr("no samples of handler kata-cc in the bucket UVM <= 16Gi")));
 }
 
 // What a lying Prometheus or a broken measurement gives is skipped, each with a note naming the pod; the
