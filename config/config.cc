@@ -199,14 +199,15 @@ ConfigKey BytesKey(std::string_view path, std::string_view example, std::string_
 }
 
 template <class Get>
-ConfigKey StringsKey(std::string_view path, std::string_view example, std::string_view doc, Get get) {
+ConfigKey StringsKey(std::string_view path, std::string_view example, std::string_view doc, Get get,
+                     Status (*check)(const std::string&) = nullptr) {
   return {.path = path,
           .type = "array of strings",
           .doc = doc,
           .apply = ApplyWhen::kLive,
           .example = example,
           .print = [get](const DaemonConfig& c) { return TomlStrings(get(c)); },
-          .parse = [get](const toml::node& n, DaemonConfig& c) -> Status {
+          .parse = [get, check](const toml::node& n, DaemonConfig& c) -> Status {
             if (!n.is_array())
               return Invalid(fmt::format("must be an array of strings, got {}", Describe(n)));
             std::vector<std::string> values;
@@ -215,6 +216,7 @@ ConfigKey StringsKey(std::string_view path, std::string_view example, std::strin
                 return Invalid(fmt::format("must be an array of strings, got an element {}", Describe(e)));
               }
               values.emplace_back(e.as_string()->get());
+              if (check) UVM_TRY(check(values.back()));
             }
             get(c) = std::move(values);
             return {};
@@ -239,6 +241,73 @@ ConfigKey ChoiceKey(std::string_view path, std::string_view example, std::string
                   fmt::format("invalid value {} ({})", QuoteText(*v, kQuoteBytes), fmt::join(names, ", ")));
             }
             get(c) = std::move(*v);
+            return {};
+          }};
+}
+
+// An optional Kubernetes quantity: "" (the default) is unset. `milli` reads it as CPU (millicores, "15500m"
+// or "15.5"), else as bytes ("60Gi"); at most `max`, never negative.
+template <class Get>
+ConfigKey OptionalQuantityKey(std::string_view path, std::string_view example, std::string_view doc,
+                              bool milli, int64_t max, Get get) {
+  auto print = [milli](int64_t v) {
+    return QuoteText(milli ? sizer::Quantity::FromMilli(v).String()
+                           : sizer::Quantity::FromInt(v, sizer::QuantityFormat::kBinarySI).String());
+  };
+  return {
+      .path = path,
+      .type = milli ? "CPU quantity or \"\" (unset)" : "quantity or \"\" (unset)",
+      .doc = doc,
+      .apply = ApplyWhen::kLive,
+      .example = example,
+      .print = [get, print](const DaemonConfig& c) { return get(c) ? print(*get(c)) : QuoteText(""); },
+      .parse = [get, milli, max, print](const toml::node& n, DaemonConfig& c) -> Status {
+        std::string text;
+        if (n.is_integer()) {
+          text = std::to_string(n.as_integer()->get());
+        } else if (n.is_string()) {
+          text = n.as_string()->get();
+        } else {
+          return Invalid(fmt::format("must be a quantity like {} or \"\", got {}",
+                                     milli ? "\"15500m\"" : "\"60Gi\"", Describe(n)));
+        }
+        if (text.empty()) {
+          get(c).reset();
+          return {};
+        }
+        auto q = sizer::Quantity::Parse(text);
+        if (!q) return Invalid(q.error().message);
+        if (q->IsNegative())
+          return Invalid(fmt::format("must not be negative, got {}", QuoteText(text, kQuoteBytes)));
+        bool too_big = milli ? (q->MilliValueOverflows() || q->MilliValue() > max)
+                             : (*q > sizer::Quantity::FromInt(max));
+        if (too_big)
+          return Invalid(fmt::format("must be at most {}, got {}", print(max), QuoteText(text, kQuoteBytes)));
+        get(c) = milli ? q->MilliValue() : q->Value();
+        return {};
+      }};
+}
+
+// An optional count: an integer, or "" (the default) for unset.
+template <class Get>
+ConfigKey OptionalCountKey(std::string_view path, std::string_view example, std::string_view doc, int64_t max,
+                           Get get) {
+  return {.path = path,
+          .type = "integer or \"\" (unset)",
+          .doc = doc,
+          .apply = ApplyWhen::kLive,
+          .example = example,
+          .print = [get](const DaemonConfig& c) { return get(c) ? std::to_string(*get(c)) : QuoteText(""); },
+          .parse = [get, max](const toml::node& n, DaemonConfig& c) -> Status {
+            if (n.is_string() && n.as_string()->get().empty()) {
+              get(c).reset();
+              return {};
+            }
+            if (!n.is_integer())
+              return Invalid(fmt::format("must be an integer or \"\", got {}", Describe(n)));
+            int64_t v = n.as_integer()->get();
+            if (v < 1 || v > max) return Invalid(fmt::format("must be between 1 and {}, got {}", max, v));
+            get(c) = v;
             return {};
           }};
 }
@@ -376,6 +445,44 @@ std::vector<ConfigKey> MakeKeys() {
                            "configuration.toml (empty: built-in handler profiles only).",
                            UVM_FIELD(node.containerd_config), CheckAbsoluteOrEmpty));
 
+  keys.push_back(StringKey("node.name", kRestart, R"("aks-nodepool1-12345678-vmss000000")",
+                           "The node's name: the `node` label of every series and the ledger's node (empty: "
+                           "the hostname, read at start; set it where the kubelet runs with "
+                           "--hostname-override).",
+                           UVM_FIELD(node.name)));
+  keys.push_back(StringKey("node.kubelet_config", kLive, R"("/etc/kubernetes/kubelet-config.yaml")",
+                           "The kubelet's KubeletConfiguration file (kubeReserved, systemReserved, "
+                           "evictionHard): the first source of allocatable after the [capacity] overrides. "
+                           "Missing: the next source; empty: not read.",
+                           UVM_FIELD(node.kubelet_config), CheckAbsoluteOrEmpty));
+  keys.push_back(
+      StringKey("node.kubelet_flags", kLive, R"("/etc/sysconfig/kubelet")",
+                "A file of kubelet flags (--kube-reserved, --system-reserved, --eviction-hard), as "
+                "AKS writes it: the source of allocatable when there is no KubeletConfiguration "
+                "file. Missing: the kubelet's defaults; empty: not read.",
+                UVM_FIELD(node.kubelet_flags), CheckAbsoluteOrEmpty));
+
+  keys.push_back(StringsKey("capacity.shapes", R"(["/etc/uvm-sizer/shapes/*.yaml"])",
+                            "Manifests (absolute paths or glob patterns) of the pod shapes whose fit the "
+                            "daemon reports, each sized with this node's handler profiles as `uvm-sizer "
+                            "size` does; one shape per pod they hold, named by its object's name.",
+                            UVM_FIELD(capacity.shapes), CheckAbsolutePath));
+  keys.push_back(OptionalQuantityKey("capacity.allocatable_memory", R"("60Gi")",
+                                     "Overrides the node's allocatable memory (\"\": from the kubelet's "
+                                     "files, else MemTotal less the kubelet's default eviction threshold).",
+                                     /*milli=*/false, int64_t{1} << 50,
+                                     UVM_FIELD(capacity.allocatable_memory_bytes)));
+  keys.push_back(OptionalQuantityKey("capacity.allocatable_cpu", R"("15500m")",
+                                     "Overrides the node's allocatable CPU (\"\": from the kubelet's files, "
+                                     "else the online CPUs).",
+                                     /*milli=*/true, int64_t{1} << 40,
+                                     UVM_FIELD(capacity.allocatable_cpu_millis)));
+  keys.push_back(
+      OptionalCountKey("capacity.allocatable_pods", "110",
+                       "The kubelet's --max-pods (\"\": no pod-count limit is counted; the kubelet's "
+                       "files are not read for it).",
+                       int64_t{1} << 20, UVM_FIELD(capacity.allocatable_pods)));
+
   keys.push_back(DurationKey("pressure.interval", kLive, R"("10s")",
                              "How often each VM pod is evaluated (a PSI trigger evaluates its pod at once).",
                              UVM_FIELD(pressure.interval)));
@@ -457,6 +564,11 @@ const std::vector<ConfigSection>& Sections() {
       {"host_overhead", ""},
       {"kubelet", "The node's kubelet settings that change what it sends the runtime."},
       {"node", ""},
+      {"capacity",
+       "The node ledger (README \"Capacity model\"): allocatable, what the pods commit on the host, and how "
+       "many more pods of each shape fit. Allocatable = these overrides, else the KubeletConfiguration file, "
+       "else the kubelet flags file, else MemTotal and the online CPUs less the kubelet's default 100Mi "
+       "eviction threshold. The files and shapes are read at start and on SIGHUP."},
       {"pressure",
        "Guest memory pressure of every VM pod (observe and enforce mode alike): how fast files, logs and "
        "processes eat its memory, how long until it runs out, and a level ok / warning / critical."},

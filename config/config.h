@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -71,7 +72,23 @@ struct DaemonConfig {
   struct Node {
     // containerd's config, read at start and on SIGHUP to find each Kata handler's configuration.toml.
     std::string containerd_config = "/etc/containerd/config.toml";
+    // The node's name in the ledger and the `node` label of every series; empty: the hostname, read at
+    // start (what the kubelet registers without --hostname-override).
+    std::string name;
+    // Where the kubelet's reservations are read (README "Capacity model"): a KubeletConfiguration file
+    // (kubeadm writes /var/lib/kubelet/config.yaml), else the flags file AKS writes. A missing file is the
+    // next source; empty: not looked at.
+    std::string kubelet_config = "/var/lib/kubelet/config.yaml";
+    std::string kubelet_flags = "/etc/default/kubelet";
   } node;
+  // The daemon's node ledger: allocatable overrides (nullopt: from the kubelet's files, else the
+  // kubelet's defaults) and the shapes whose fit it reports.
+  struct Capacity {
+    std::vector<std::string> shapes;  // manifest paths or glob patterns, absolute
+    std::optional<int64_t> allocatable_memory_bytes;
+    std::optional<int64_t> allocatable_cpu_millis;
+    std::optional<int64_t> allocatable_pods;
+  } capacity;
   struct Pressure {
     std::chrono::milliseconds interval{5000};
     std::string shim_monitor_dir = "/run/vc/sbs";

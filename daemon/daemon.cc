@@ -35,16 +35,67 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+std::string MibText(int64_t bytes) {
+  return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
+}
+
+// The node's profiles, and its ledger's allocatable and shapes (sized with those profiles): at start and
+// on SIGHUP, so a bad kubelet file or shape manifest refuses the new configuration like a bad key.
 Result<ReconcileSetup> SetupFrom(const DaemonConfig& config, Logger& log) {
   auto node = BuildNodeCatalog(config, ReadWholeFile, HostCpus());
   if (!node) return node.error();
+  auto machine = ReadMachineFacts();
+  if (!machine) return machine.error();
+  auto capacity = LoadNodeCapacity(config, node->catalog, *machine);
+  if (!capacity) return capacity.error();
   for (const auto& note : node->notes) log.Log(Priority::kInfo, note);
+  for (const auto& note : capacity->notes) log.Log(Priority::kInfo, note);
+  std::vector<std::string> shapes;
+  for (const auto& s : capacity->shapes) shapes.push_back(s.name);
+  log.Log(Priority::kInfo,
+          fmt::format("capacity: node {}: allocatable {} memory, {} mCPU, {} pods, from {}; shapes: {}",
+                      capacity->node, MibText(capacity->allocatable.memory_bytes),
+                      capacity->allocatable.cpu_millis,
+                      capacity->allocatable.pods > 0 ? std::to_string(capacity->allocatable.pods) : "any",
+                      capacity->allocatable_source,
+                      shapes.empty() ? "none" : fmt::format("{}", fmt::join(shapes, ", "))));
   return ReconcileSetup{.catalog = std::move(node->catalog),
                         .host = config.host_overhead,
                         .mode = config.cgroups.mode,
                         .cgroup_read_interval = config.cgroups.read_interval,
                         .pressure = config.pressure.model,
-                        .host_cpus = HostCpus()};
+                        .host_cpus = HostCpus(),
+                        .capacity = std::move(*capacity)};
+}
+
+api::LedgerView ToView(const sizer::NodeLedger& ledger, const NodeCapacity& capacity) {
+  api::LedgerView v{.node = ledger.node,
+                    .allocatable_memory_bytes = ledger.allocatable.memory_bytes,
+                    .allocatable_cpu_millis = ledger.allocatable.cpu_millis,
+                    .allocatable_pods = ledger.allocatable.pods,
+                    .allocatable_source = capacity.allocatable_source,
+                    .committed_memory_bytes = ledger.host.committed_memory_bytes,
+                    .committed_cpu_millis = ledger.host.committed_cpu_millis,
+                    .free_memory_bytes = ledger.host.free_memory_bytes,
+                    .free_cpu_millis = ledger.host.free_cpu_millis,
+                    .pods = ledger.pods,
+                    .vm_pods = ledger.vm_pods,
+                    .vm_pods_unlimited_cgroup = ledger.vm_pods_unlimited_cgroup,
+                    .pods_request_unknown = ledger.pods_request_unknown,
+                    .vm_pods_measured_above_model = ledger.vm_pods_measured_above_model,
+                    .shapes = {},
+                    .notes = ledger.notes};
+  for (size_t i = 0; i < ledger.fits.size() && i < capacity.shapes.size(); ++i) {
+    const auto& fit = ledger.fits[i];
+    const auto& shape = capacity.shapes[i].pod;
+    v.shapes.push_back({.shape = fit.shape,
+                        .host_fit = fit.host.count,
+                        .host_binding = sizer::FitResourceName(fit.host.binding),
+                        .host_memory_bytes = sizer::HostMemoryNeed(shape),
+                        .scheduler_memory_bytes = sizer::SchedulerMemoryNeed(shape),
+                        .cpu_millis = sizer::CpuNeed(shape)});
+  }
+  return v;
 }
 
 // What SizePod needs, copied out of the loop's state: gRPC threads read it, SIGHUP replaces it.
@@ -125,6 +176,11 @@ api::PodView ToView(const PodState& pod, bool exported) {
     v.cgroup_memory_usage_bytes = pod.cgroup->memory_usage_bytes;
   }
   v.cgroup_writes = pod.cgroup_writes;
+  v.host_overhead_measured_bytes = pod.host_overhead_measured_bytes;
+  if (pod.sizing.host_memory_bytes && pod.sizing.kata.uvm) {
+    v.host_overhead_model_bytes =
+        *pod.sizing.host_memory_bytes - static_cast<int64_t>(pod.sizing.kata.uvm->memory_mib) * (1 << 20);
+  }
   v.notes = pod.notes;
   v.last_error = pod.last_error;
   // Only the pod's exported sandbox carries the pressure verdict (the one its series show).
@@ -313,6 +369,9 @@ class Daemon {
     }
     DaemonConfig kept = config_;
     config_ = next;
+    // The node's name labels every series: it changes at a restart only (as the hostname is read then).
+    config_.node.name = kept.node.name;
+    setup.capacity.node = reconciler_.setup().capacity.node;
     config_.cri.endpoint = kept.cri.endpoint;
     config_.metrics.listen = kept.metrics.listen;
     config_.api = kept.api;
@@ -414,6 +473,7 @@ class Daemon {
     const PodTable& table = reconciler_.table();
     view.pods.reserve(table.size());
     for (const auto& [id, pod] : table.by_sandbox()) view.pods.push_back(ToView(pod, table.IsExported(pod)));
+    view.ledger = ToView(reconciler_.ledger(), reconciler_.setup().capacity);
     api_->Publish(std::move(view));
   }
 
@@ -475,7 +535,7 @@ int RunDaemon(const DaemonOptions& options) {
     log.Log(Priority::kError, fmt::format("cannot start: {}", setup.error().message));
     return 1;
   }
-  metrics::DaemonMetrics metrics(UVM_SIZER_VERSION);
+  metrics::DaemonMetrics metrics(UVM_SIZER_VERSION, setup->capacity.node);
   if (auto st = metrics.Listen(config->metrics.listen); !st) {
     log.Log(Priority::kError, fmt::format("cannot start: metrics.listen: {}", st.error().message));
     return 1;

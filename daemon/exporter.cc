@@ -21,6 +21,7 @@ metrics::PodSizingMetrics SizingOf(const PodState& pod) {
     m.cgroup_memory_limit_bytes = pod.cgroup->memory_limit_bytes;
     m.cgroup_memory_usage_bytes = pod.cgroup->memory_usage_bytes;
   }
+  m.host_overhead_measured_bytes = pod.host_overhead_measured_bytes;
   return m;
 }
 
@@ -63,6 +64,30 @@ void Exporter::Sync(const PodTable& table, const std::string& uid) {
     metrics_.RemovePodPressure(uid);
   }
   metrics_.UpsertPod(labels, SizingOf(*pod));
+}
+
+}  // namespace uvm::daemon
+
+namespace uvm::daemon {
+
+void Exporter::PublishNode(const sizer::NodeLedger& ledger, std::span<const sizer::Shape> shapes) {
+  metrics::NodeMetrics m;
+  m.allocatable_memory_bytes = ledger.allocatable.memory_bytes;
+  m.allocatable_cpu_millis = ledger.allocatable.cpu_millis;
+  if (ledger.allocatable.pods > 0) m.allocatable_pods = ledger.allocatable.pods;
+  m.committed_memory_bytes = ledger.host.committed_memory_bytes;
+  m.committed_cpu_millis = ledger.host.committed_cpu_millis;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const sizer::Shape& shape = shapes[i];
+    metrics::ShapeMetrics s{.shape = shape.name,
+                            .host_fit = std::nullopt,
+                            .scheduler_memory_bytes = sizer::SchedulerMemoryNeed(shape.pod),
+                            .host_memory_bytes = sizer::HostMemoryNeed(shape.pod),
+                            .cpu_millis = sizer::CpuNeed(shape.pod)};
+    if (i < ledger.fits.size()) s.host_fit = ledger.fits[i].host.count;
+    m.shapes.push_back(std::move(s));
+  }
+  metrics_.SetNode(m);
 }
 
 }  // namespace uvm::daemon

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <set>
+#include <span>
 #include <string>
 
 #include "daemon/pod_table.h"
+#include "sizer/capacity.h"
 
 namespace uvm::metrics {
 class DaemonMetrics;
@@ -26,6 +28,8 @@ class Exporter {
   size_t Flush(const PodTable& table);
   // Syncs one uid now.
   void Sync(const PodTable& table, const std::string& uid);
+  // The node ledger's series (host view), and each shape's needs; `shapes` in the ledger's order.
+  void PublishNode(const sizer::NodeLedger& ledger, std::span<const sizer::Shape> shapes);
 
  private:
   metrics::DaemonMetrics& metrics_;

@@ -71,7 +71,9 @@ Reconciler::Reconciler(ReconcileSetup setup, CgroupPort& cgroups, GuestPort& gue
       log_(log),
       on_level_change_(std::move(on_level_change)),
       now_(std::move(now)),
-      exporter_(metrics) {}
+      exporter_(metrics) {
+  RebuildLedger();
+}
 
 Reconciler::Clock::time_point Reconciler::Now() const {
   return now_ ? now_() : Clock::now();
@@ -115,7 +117,17 @@ bool Reconciler::HasUnwatchedWithCgroup() const {
 }
 
 void Reconciler::Flush() {
-  if (exporter_.Flush(table_) > 0) ++generation_;
+  if (exporter_.Flush(table_) > 0) {
+    ++generation_;
+    RebuildLedger();
+  }
+}
+
+void Reconciler::RebuildLedger() {
+  const NodeCapacity& capacity = setup_.capacity;
+  std::vector<sizer::LedgerPod> pods = LedgerPodsFrom(table_);
+  ledger_ = sizer::BuildNodeLedger(capacity.node, capacity.allocatable, pods, capacity.shapes);
+  exporter_.PublishNode(ledger_, capacity.shapes);
 }
 
 void Reconciler::SetPorts(CgroupPort& cgroups, GuestPort& guest) {
@@ -136,6 +148,7 @@ void Reconciler::Reconfigure(ReconcileSetup setup) {
   }
   ++generation_;  // the mode shows in the API view
   Flush();
+  RebuildLedger();  // new allocatable or shapes, even with no pod
 }
 
 void Reconciler::Apply(const RuntimeSnapshot& snap) {
@@ -207,6 +220,7 @@ void Reconciler::Size(PodState& pod) {
     pod.profile.reset();
     pod.sizing = {};
     pod.sandbox_cgroup_only = true;
+    pod.host_overhead_measured_bytes.reset();
     pod.phase = PodPhase::kSized;
     return;
   }
@@ -450,6 +464,13 @@ void Reconciler::Complete(const std::string& sandbox_id, uint64_t generation,
   sizer::PressureSample sample{
       .at = Now(), .sandbox_id = s.id, .guest = std::nullopt, .host = std::move(host)};
   if (guest && *guest) sample.guest = std::move(**guest);
+  // Both readings of this observation, or none: a measurement is never made of two moments. With
+  // sandbox_cgroup_only=false the VMM runs in /kata_overhead, outside the pod cgroup: nothing to measure.
+  pod.host_overhead_measured_bytes =
+      pod.sandbox_cgroup_only
+          ? MeasuredHostOverhead(sample.host ? std::optional(sample.host->usage_bytes) : std::nullopt,
+                                 sample.guest)
+          : std::nullopt;
   sample.containers.writable_layer_bytes = pod.writable_layer_bytes;
   auto a = pod.pressure_window.Observe(sample, setup_.pressure, scratch_);
   ++stats_.evaluations;
@@ -518,6 +539,7 @@ void Reconciler::StopWatching(PodState& pod) {
   pod.observe_again = false;
   pod.again_woke.reset();
   pod.had_guest_endpoint.reset();
+  pod.host_overhead_measured_bytes.reset();
   exporter_.Touch(pod.summary().uid);
 }
 

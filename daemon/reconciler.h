@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/capacity.h"
 #include "daemon/config.h"
 #include "daemon/exporter.h"
 #include "daemon/log.h"
@@ -54,6 +55,8 @@ struct ReconcileSetup {
   sizer::PressureConfig pressure;
   // The node's CPUs, for Kata's checks of the default_vcpus / default_max_vcpus annotations (0: unknown).
   uint32_t host_cpus = 0;
+  // The node ledger's allocatable and shapes (daemon/capacity.h), read with the configuration.
+  NodeCapacity capacity;
 };
 
 // What the core did, for tests, benchmarks and the idle-wakeup measurements.
@@ -104,6 +107,9 @@ class Reconciler {
   bool HasUnwatchedWithCgroup() const;
   // Changes whenever a pod's published state may have: the daemon rebuilds the API view only then.
   uint64_t generation() const { return generation_; }
+  // The node ledger over the table's pods (sizer/capacity.h), rebuilt (and its series published) whenever
+  // a pod's record changed: at once when a pod comes or goes, and at every tick.
+  const sizer::NodeLedger& ledger() const { return ledger_; }
   const CoreStats& stats() const { return stats_; }
 
  private:
@@ -119,6 +125,7 @@ class Reconciler {
   void StopWatching(PodState& pod);
   void Forget(const std::string& id);
   void Flush();
+  void RebuildLedger();
   Clock::time_point Now() const;
 
   ReconcileSetup setup_;
@@ -130,6 +137,7 @@ class Reconciler {
   std::function<Clock::time_point()> now_;
   PodTable table_;
   Exporter exporter_;
+  sizer::NodeLedger ledger_;
   std::vector<double> scratch_;  // the pressure fit's buffer, shared by every pod
   uint64_t next_generation_ = 1;
   uint64_t generation_ = 0;

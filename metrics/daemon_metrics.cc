@@ -193,6 +193,7 @@ enum PodFamilyId : size_t {
   kOverheadDeclared,
   kCgroupLimit,
   kCgroupUsage,
+  kHostOverheadMeasured,
   kGuestAvailable,
   kGuestFilesystem,
   kGrowth,
@@ -213,7 +214,7 @@ struct DaemonMetrics::State {
   };
   using CounterCache = std::map<std::string, prometheus::Counter*, std::less<>>;
 
-  explicit State(const std::string& version);
+  State(const std::string& version, const std::string& node);
 
   // All of these require mu.
   Pod& PodFor(const PodLabels& labels);
@@ -236,17 +237,41 @@ struct DaemonMetrics::State {
   prometheus::Gauge& cri_up;
   prometheus::Histogram& reconcile;
   prometheus::Histogram& loop_lag;
+  // The node ledger.
+  prometheus::Family<prometheus::Gauge>& allocatable_memory;
+  prometheus::Family<prometheus::Gauge>& allocatable_cpu;
+  prometheus::Family<prometheus::Gauge>& allocatable_pods;
+  prometheus::Family<prometheus::Gauge>& committed_memory;
+  prometheus::Family<prometheus::Gauge>& committed_cpu;
+  prometheus::Family<prometheus::Gauge>& fit_pods;
+  prometheus::Family<prometheus::Gauge>& shape_memory;
+  prometheus::Family<prometheus::Gauge>& shape_cpu;
+  const std::string node;
 
   mutable std::mutex mu;  // guards the members below; never taken by a scrape
   std::unordered_map<std::string, Pod> pods;
   CounterCache write_counters, error_counters, transition_counters;
+  prometheus::Gauge* allocatable_pods_series = nullptr;  // absent while no pod-count limit is known
+  // Per shape: its series in fit_pods (absent while unbounded), shape_memory (two views), shape_cpu.
+  struct ShapeSeries {
+    prometheus::Gauge* fit = nullptr;
+    prometheus::Gauge* scheduler_memory = nullptr;
+    prometheus::Gauge* host_memory = nullptr;
+    prometheus::Gauge* cpu = nullptr;
+  };
+  std::map<std::string, ShapeSeries, std::less<>> shapes;
 
   std::string wake_host;                // see ~DaemonMetrics
   std::unique_ptr<CivetServer> server;  // reset first in ~DaemonMetrics: its threads call Serialize()
   std::unique_ptr<CivetHandler> handler;
 };
 
-DaemonMetrics::State::State(const std::string& version)
+// The node-wide families carry node="<node>" as a constant label.
+prometheus::Labels NodeLabel(const std::string& node) {
+  return {{"node", SanitizeLabelValue(node)}};
+}
+
+DaemonMetrics::State::State(const std::string& version, const std::string& node_name)
     : pod_families{{
           {"uvm_sizer_pod_uvm_vcpus", "gauge",
            "vCPUs of the pod's utility VM, as the Kata runtime sizes it."},
@@ -262,6 +287,10 @@ DaemonMetrics::State::State(const std::string& version)
           {"uvm_sizer_pod_cgroup_memory_limit_bytes", "gauge",
            "Memory limit of the pod's host cgroup; absent when unlimited."},
           {"uvm_sizer_pod_cgroup_memory_usage_bytes", "gauge", "Memory usage of the pod's host cgroup."},
+          {"uvm_sizer_pod_host_overhead_measured_bytes", "gauge",
+           "Host memory of the pod's VMM as measured: pod cgroup usage less the guest's memory in use "
+           "(MemTotal - MemAvailable from the Kata shim); absent where the shim reports no guest memory or "
+           "the VMM runs outside the pod cgroup (sandbox_cgroup_only=false)."},
           {"uvm_sizer_pod_guest_memory_available_bytes", "gauge",
            "MemAvailable inside the pod's utility VM."},
           {"uvm_sizer_pod_guest_filesystem_bytes", "gauge",
@@ -277,36 +306,103 @@ DaemonMetrics::State::State(const std::string& version)
       cgroup_writes(prometheus::BuildCounter()
                         .Name("uvm_sizer_cgroup_writes_total")
                         .Help("Host cgroup limit writes by result (ok, error).")
+                        .Labels(NodeLabel(node_name))
                         .Register(registry)),
       errors(prometheus::BuildCounter()
                  .Name("uvm_sizer_errors_total")
                  .Help("Runtime errors by cause; each is retried.")
+                 .Labels(NodeLabel(node_name))
                  .Register(registry)),
       transitions(prometheus::BuildCounter()
                       .Name("uvm_sizer_pressure_transitions_total")
                       .Help("Pressure level changes, by the level entered and the cause blamed.")
+                      .Labels(NodeLabel(node_name))
                       .Register(registry)),
       cri_up(prometheus::BuildGauge()
                  .Name("uvm_sizer_cri_up")
                  .Help("1 when the container runtime (CRI) answers, 0 when it does not.")
+                 .Labels(NodeLabel(node_name))
                  .Register(registry)
                  .Add({})),
       reconcile(prometheus::BuildHistogram()
                     .Name("uvm_sizer_reconcile_duration_seconds")
                     .Help("Time one reconcile pass over all pods took.")
+                    .Labels(NodeLabel(node_name))
                     .Register(registry)
                     .Add({}, ReconcileBuckets())),
       loop_lag(
           prometheus::BuildHistogram()
               .Name("uvm_sizer_event_loop_lag_seconds")
               .Help("How late the daemon's scheduled work (runtime polls, ticks) started on its event loop.")
+              .Labels(NodeLabel(node_name))
               .Register(registry)
-              .Add({}, LoopLagBuckets())) {
+              .Add({}, LoopLagBuckets())),
+      allocatable_memory(prometheus::BuildGauge()
+                             .Name("uvm_sizer_node_allocatable_memory_bytes")
+                             .Help("Memory the scheduler may place on the node: capacity less the kubelet's "
+                                   "reservations and hard eviction threshold (or the config's override).")
+                             .Labels(NodeLabel(node_name))
+                             .Register(registry)),
+      allocatable_cpu(prometheus::BuildGauge()
+                          .Name("uvm_sizer_node_allocatable_cpu_cores")
+                          .Help("CPU the scheduler may place on the node, in cores.")
+                          .Labels(NodeLabel(node_name))
+                          .Register(registry)),
+      allocatable_pods(
+          prometheus::BuildGauge()
+              .Name("uvm_sizer_node_allocatable_pods")
+              .Help("The node's pod-count limit (the config's capacity.allocatable_pods); absent "
+                    "when none is known.")
+              .Labels(NodeLabel(node_name))
+              .Register(registry)),
+      committed_memory(
+          prometheus::BuildGauge()
+              .Name("uvm_sizer_node_committed_memory_bytes")
+              .Help("Host memory the node's pods hold, host view: a VM pod's UVM plus the larger of the "
+                    "modelled "
+                    "and measured VMM overhead; any other pod's cgroup usage (the daemon cannot see memory "
+                    "requests over CRI, so it exports no scheduler view: rules compute that from "
+                    "kube-state-metrics).")
+              .Labels(NodeLabel(node_name))
+              .Register(registry)),
+      committed_cpu(prometheus::BuildGauge()
+                        .Name("uvm_sizer_node_committed_cpu_cores")
+                        .Help("CPU the node's pods request plus their declared overhead, in cores (requests "
+                              "read back from CRI cpu_shares, an approximation).")
+                        .Labels(NodeLabel(node_name))
+                        .Register(registry)),
+      fit_pods(prometheus::BuildGauge()
+                   .Name("uvm_sizer_node_fit_pods")
+                   .Help("How many more pods of the shape fit on the node, host view: the smallest of free "
+                         "memory, CPU and pod slots over the shape's need; absent when unbounded.")
+                   .Labels(NodeLabel(node_name))
+                   .Register(registry)),
+      shape_memory(prometheus::BuildGauge()
+                       .Name("uvm_sizer_shape_memory_bytes")
+                       .Help("Memory one more pod of the shape needs, by view: scheduler = requests + "
+                             "spec.overhead, host = UVM + VMM overhead for a VM pod (requests otherwise).")
+                       .Labels(NodeLabel(node_name))
+                       .Register(registry)),
+      shape_cpu(
+          prometheus::BuildGauge()
+              .Name("uvm_sizer_shape_cpu_cores")
+              .Help("CPU one more pod of the shape needs: requests + spec.overhead, in cores (both views).")
+              .Labels(NodeLabel(node_name))
+              .Register(registry)),
+      node(node_name) {
   prometheus::BuildGauge()
       .Name("uvm_sizer_build_info")
       .Help("Always 1; the labels describe the build.")
+      .Labels(NodeLabel(node_name))
       .Register(registry)
       .Add({{"version", SanitizeLabelValue(version)}})
+      .Set(1);
+  prometheus::BuildGauge()
+      .Name("uvm_sizer_node_info")
+      .Help("Always 1: the node's name, to join kube-state-metrics and node_exporter on `node`.")
+      .Labels(NodeLabel(node_name))
+      .Register(registry)
+      .Add({})
       .Set(1);
   // Both results exist from the start so that increase() and the alert rules see the first error.
   for (auto result : {kWriteOk, kWriteError})
@@ -332,6 +428,7 @@ DaemonMetrics::State::Pod& DaemonMetrics::State::PodFor(const PodLabels& in) {
   add("pod", in.pod);
   add("uid", in.uid);
   add("runtime_handler", in.runtime_handler);
+  add("node", node);
   if (!inserted) {
     // A relabelled pod (e.g. its handler became known): old series must not linger beside the new ones.
     RemoveSizing(pod);
@@ -379,7 +476,7 @@ void DaemonMetrics::State::SyncKeyed(Pod& pod, PodFamilyId id,
 
 void DaemonMetrics::State::RemoveSizing(Pod& pod) {
   for (PodFamilyId id : {kUvmVcpus, kUvmMemory, kHostMemory, kOverheadRequired, kOverheadDeclared,
-                         kCgroupLimit, kCgroupUsage}) {
+                         kCgroupLimit, kCgroupUsage, kHostOverheadMeasured}) {
     Set(pod, id, std::nullopt);
   }
 }
@@ -403,7 +500,8 @@ prometheus::Counter& DaemonMetrics::State::Cached(
   return *cache.emplace(std::string(key), &family.Add(l)).first->second;
 }
 
-DaemonMetrics::DaemonMetrics(std::string version) : state_(std::make_unique<State>(version)) {}
+DaemonMetrics::DaemonMetrics(std::string version, std::string node)
+    : state_(std::make_unique<State>(version, node)) {}
 
 namespace {
 
@@ -525,6 +623,7 @@ void DaemonMetrics::UpsertPod(const PodLabels& labels, const PodSizingMetrics& m
   st.Set(pod, kOverheadDeclared, vm ? AsDouble(m.overhead_declared_bytes) : std::nullopt);
   st.Set(pod, kCgroupLimit, AsDouble(m.cgroup_memory_limit_bytes));
   st.Set(pod, kCgroupUsage, AsDouble(m.cgroup_memory_usage_bytes));
+  st.Set(pod, kHostOverheadMeasured, vm ? AsDouble(m.host_overhead_measured_bytes) : std::nullopt);
   bool any = pod.has_pressure;
   for (const Slot& s : pod.slots) any = any || s.has_value();
   if (!any) st.pods.erase(labels.uid);
@@ -567,6 +666,59 @@ void DaemonMetrics::RemovePod(const std::string& uid) {
 size_t DaemonMetrics::PodCount() const {
   std::lock_guard lock(state_->mu);
   return state_->pods.size();
+}
+
+void DaemonMetrics::SetNode(const NodeMetrics& m) {
+  std::lock_guard lock(state_->mu);
+  State& st = *state_;
+  auto cores = [](int64_t millis) { return static_cast<double>(millis) / 1000.0; };
+  const prometheus::Labels host{{"view", "host"}};
+  st.allocatable_memory.Add({}).Set(static_cast<double>(m.allocatable_memory_bytes));
+  st.allocatable_cpu.Add({}).Set(cores(m.allocatable_cpu_millis));
+  if (m.allocatable_pods) {
+    if (!st.allocatable_pods_series) st.allocatable_pods_series = &st.allocatable_pods.Add({});
+    st.allocatable_pods_series->Set(static_cast<double>(*m.allocatable_pods));
+  } else if (st.allocatable_pods_series) {
+    st.allocatable_pods.Remove(st.allocatable_pods_series);
+    st.allocatable_pods_series = nullptr;
+  }
+  st.committed_memory.Add(host).Set(static_cast<double>(m.committed_memory_bytes));
+  st.committed_cpu.Add(host).Set(cores(m.committed_cpu_millis));
+  auto drop = [](prometheus::Family<prometheus::Gauge>& family, prometheus::Gauge*& g) {
+    if (g) family.Remove(g);
+    g = nullptr;
+  };
+  std::map<std::string, State::ShapeSeries, std::less<>> next;
+  for (const ShapeMetrics& shape : m.shapes) {
+    if (next.contains(shape.shape)) continue;  // the first of a name wins; LoadNodeCapacity refuses twins
+    State::ShapeSeries series;
+    if (auto it = st.shapes.find(shape.shape); it != st.shapes.end()) {
+      series = it->second;
+      st.shapes.erase(it);
+    }
+    std::string name = SanitizeLabelValue(shape.shape);
+    if (shape.host_fit) {
+      if (!series.fit) series.fit = &st.fit_pods.Add({{"shape", name}, {"view", "host"}});
+      series.fit->Set(static_cast<double>(*shape.host_fit));
+    } else {
+      drop(st.fit_pods, series.fit);
+    }
+    if (!series.scheduler_memory)
+      series.scheduler_memory = &st.shape_memory.Add({{"shape", name}, {"view", "scheduler"}});
+    if (!series.host_memory) series.host_memory = &st.shape_memory.Add({{"shape", name}, {"view", "host"}});
+    if (!series.cpu) series.cpu = &st.shape_cpu.Add({{"shape", name}});
+    series.scheduler_memory->Set(static_cast<double>(shape.scheduler_memory_bytes));
+    series.host_memory->Set(static_cast<double>(shape.host_memory_bytes));
+    series.cpu->Set(cores(shape.cpu_millis));
+    next.emplace(shape.shape, series);
+  }
+  for (auto& [name, series] : st.shapes) {  // shapes no longer configured
+    drop(st.fit_pods, series.fit);
+    drop(st.shape_memory, series.scheduler_memory);
+    drop(st.shape_memory, series.host_memory);
+    drop(st.shape_cpu, series.cpu);
+  }
+  st.shapes = std::move(next);
 }
 
 void DaemonMetrics::CountCgroupWrite(std::string_view result) {

@@ -37,8 +37,8 @@
 
 namespace uvm::metrics {
 
-// The labels every per-pod series carries. `uid` is the key: series of one uid are replaced when its other
-// labels change.
+// The labels every per-pod series carries (and `node`, the same for all). `uid` is the key: series of one uid
+// are replaced when its other labels change.
 struct PodLabels {
   std::string namespace_, pod, uid, runtime_handler;
 };
@@ -51,6 +51,26 @@ struct PodSizingMetrics {
       overhead_declared_bytes;
   std::optional<int64_t> cgroup_memory_limit_bytes;  // absent when the cgroup is unlimited
   std::optional<int64_t> cgroup_memory_usage_bytes;
+  // VM pods: pod cgroup usage - guest memory in use; absent where not measured.
+  std::optional<int64_t> host_overhead_measured_bytes;
+};
+
+// The node ledger (issue 10), host view only: over CRI the daemon sees no memory requests, so the
+// scheduler view is left to rules joining kube-state-metrics (they read the shapes' scheduler needs here).
+struct ShapeMetrics {
+  std::string shape;
+  std::optional<int64_t> host_fit;     // absent: unbounded (the shape binds on no resource)
+  int64_t scheduler_memory_bytes = 0;  // requests + spec.overhead of one more pod of it
+  int64_t host_memory_bytes = 0;       // its host need (UVM + VMM overhead for a VM pod)
+  int64_t cpu_millis = 0;              // requests + overhead
+};
+struct NodeMetrics {
+  int64_t allocatable_memory_bytes = 0;
+  int64_t allocatable_cpu_millis = 0;
+  std::optional<int64_t> allocatable_pods;  // absent: no pod-count limit known
+  int64_t committed_memory_bytes = 0;       // host view
+  int64_t committed_cpu_millis = 0;
+  std::vector<ShapeMetrics> shapes;  // series of shapes no longer given are removed
 };
 
 // Guest memory pressure (issue 5). Non-finite doubles are treated as absent (prometheus-cpp would write
@@ -71,8 +91,10 @@ inline constexpr std::string_view kWriteError = "error";
 
 class DaemonMetrics {
  public:
-  // Registers every family, with uvm_sizer_build_info{version} 1 and uvm_sizer_cri_up 0.
-  explicit DaemonMetrics(std::string version);
+  // Registers every family, with uvm_sizer_build_info{version} 1, uvm_sizer_cri_up 0 and
+  // uvm_sizer_node_info 1. Every series carries node="<node>", so a central Prometheus aggregates per node
+  // without relabelling.
+  DaemonMetrics(std::string version, std::string node);
   // Stops the HTTP server and joins its threads: ~20 ms, but up to 2 s while a client is stalled mid-request
   // (civetweb 1.15 re-checks its stop flag every 2 s). A daemon with a hard stop deadline destroys this last.
   ~DaemonMetrics();
@@ -93,6 +115,9 @@ class DaemonMetrics {
   void RemovePodPressure(const std::string& uid);
   // Removes every series of that pod, in all families. Unknown uids are ignored.
   void RemovePod(const std::string& uid);
+
+  // The node ledger's series (uvm_sizer_node_*, uvm_sizer_shape_*).
+  void SetNode(const NodeMetrics& m);
 
   void CountCgroupWrite(std::string_view result);  // kWriteOk / kWriteError
   void SetCriUp(bool up);

@@ -6,7 +6,8 @@
 // - scheduler view: Σ (memory requests + spec.overhead.memory), what kube-scheduler's NodeResourcesFit counts
 //   (its PodRequests adds pod overhead: kubernetes/kubernetes pkg/scheduler/framework/plugins/noderesources,
 //   component-helpers resource.PodRequests);
-// - host view: Σ of each pod's host need: for a VM pod its UVM memory plus the VMM's host overhead (the larger
+// - host view: Σ of each pod's host need: for a VM pod its UVM memory plus the VMM's host overhead (the
+// larger
 //   of the model and the measurement, when measured), whatever its requests or cgroup say; for any other pod
 //   its memory request, as the scheduler counts it.
 // CPU is compressible: both views count CPU requests + spec.overhead.cpu, never vCPUs.
@@ -49,8 +50,8 @@ struct NodeAllocatable {
 
 // capacity - reservations, clamped at 0 (the kubelet's GetNodeAllocatableReservation and
 // getNodeAllocatable, pkg/kubelet/cm/node_container_manager_linux.go).
-NodeAllocatable AllocatableFromCapacity(int64_t memory_capacity_bytes, int64_t cpu_capacity_millis, int64_t pods,
-                                        const KubeletReservations& reservations);
+NodeAllocatable AllocatableFromCapacity(int64_t memory_capacity_bytes, int64_t cpu_capacity_millis,
+                                        int64_t pods, const KubeletReservations& reservations);
 
 // One pod on the node, as the ledger counts it. Built by LedgerPodFromSizing (manifests) or by the daemon
 // from CRI.

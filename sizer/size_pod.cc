@@ -139,6 +139,16 @@ Result<PodSizing> SizePod(const Pod& pod, const SizingContext& ctx) {
   out.sandbox = *sandbox;
   out.qos = PodQos(spec);
   out.pod_cgroup = PodCgroupLimitsForPod(spec, ctx.kubelet);
+  // What the pod declared counts whatever happens next: the scheduler adds it for a runc pod or a sandbox
+  // the runtime refuses just the same.
+  DeclaredOverhead declared{
+      .memory_bytes = spec.overhead.memory ? spec.overhead.memory->Value() : 0,
+      .cpu_millis = spec.overhead.cpu && !spec.overhead.cpu->MilliValueOverflows()
+                        ? spec.overhead.cpu->MilliValue()
+                        : 0,
+  };
+  out.overhead.declared_memory_bytes = declared.memory_bytes;
+  out.overhead.declared_cpu_millis = declared.cpu_millis;
 
   if (!profile) {
     out.profile = std::nullopt;
@@ -160,12 +170,6 @@ Result<PodSizing> SizePod(const Pod& pod, const SizingContext& ctx) {
     return out;
   }
 
-  DeclaredOverhead declared{
-      .memory_bytes = spec.overhead.memory ? spec.overhead.memory->Value() : 0,
-      .cpu_millis = spec.overhead.cpu && !spec.overhead.cpu->MilliValueOverflows()
-                        ? spec.overhead.cpu->MilliValue()
-                        : 0,
-  };
   SandboxSizing sized = SizeSandbox(out.sandbox, ContainerResourcesForPod(spec, ctx.kubelet), declared,
                                     annotated.profile, ctx.host);
   out.uvm = sized.kata.uvm;

@@ -98,7 +98,7 @@ struct World {
   std::unique_ptr<RuntimePort> runtime;
   std::unique_ptr<FixedCgroups> cgroups;
   NoGuest guest;
-  metrics::DaemonMetrics metrics{"bench"};
+  metrics::DaemonMetrics metrics{"bench", "node-1"};
   daemon::Logger log{daemon::Priority::kError};
   std::unique_ptr<daemon::Reconciler> reconciler;
 

@@ -60,7 +60,7 @@ void Fill(DaemonMetrics& m, int pods) {
 
 // Every family, 250 VM pods: 7 sizing + 10 pressure series each (~4300 series).
 void BM_Serialize(benchmark::State& state) {
-  DaemonMetrics m("bench");
+  DaemonMetrics m("bench", "node-1");
   Fill(m, static_cast<int>(state.range(0)));
   size_t bytes = 0;
   for (auto _ : state) {
@@ -75,7 +75,7 @@ BENCHMARK(BM_Serialize)->Arg(250)->Unit(benchmark::kMillisecond);
 
 // Sizing series only (the issue-4 families), for comparison with the pressure-less daemon.
 void BM_SerializeSizingOnly(benchmark::State& state) {
-  DaemonMetrics m("bench");
+  DaemonMetrics m("bench", "node-1");
   for (int i = 0; i < state.range(0); ++i) m.UpsertPod(Labels(i), Sizing(i));
   for (auto _ : state) benchmark::DoNotOptimize(m.Serialize());
 }
@@ -83,7 +83,7 @@ BENCHMARK(BM_SerializeSizingOnly)->Arg(250)->Unit(benchmark::kMillisecond);
 
 // What the event loop pays to refresh an existing pod (values only: no series created or removed).
 void BM_UpsertExistingPod(benchmark::State& state) {
-  DaemonMetrics m("bench");
+  DaemonMetrics m("bench", "node-1");
   Fill(m, 250);
   int i = 0;
   for (auto _ : state) {
@@ -96,7 +96,7 @@ BENCHMARK(BM_UpsertExistingPod)->Unit(benchmark::kMicrosecond);
 
 // A pod appears and goes: every series created then removed.
 void BM_AddRemovePod(benchmark::State& state) {
-  DaemonMetrics m("bench");
+  DaemonMetrics m("bench", "node-1");
   Fill(m, 250);
   for (auto _ : state) {
     m.UpsertPod(Labels(999), Sizing(999));

@@ -62,6 +62,64 @@ void ToProto(const PodView& v, pb::Pod& p) {
   p.set_host_overhead_model_bytes(v.host_overhead_model_bytes);
 }
 
+void ToProto(const LedgerView& v, pb::NodeLedger& p) {
+  p.set_node(v.node);
+  p.set_allocatable_memory_bytes(v.allocatable_memory_bytes);
+  p.set_allocatable_cpu_millis(v.allocatable_cpu_millis);
+  p.set_allocatable_pods(v.allocatable_pods);
+  p.set_allocatable_source(v.allocatable_source);
+  p.set_committed_memory_bytes(v.committed_memory_bytes);
+  p.set_committed_cpu_millis(v.committed_cpu_millis);
+  p.set_free_memory_bytes(v.free_memory_bytes);
+  p.set_free_cpu_millis(v.free_cpu_millis);
+  p.set_pods(v.pods);
+  p.set_vm_pods(v.vm_pods);
+  p.set_vm_pods_unlimited_cgroup(v.vm_pods_unlimited_cgroup);
+  p.set_pods_request_unknown(v.pods_request_unknown);
+  p.set_vm_pods_measured_above_model(v.vm_pods_measured_above_model);
+  for (const auto& s : v.shapes) {
+    auto* f = p.add_shapes();
+    f->set_shape(s.shape);
+    f->set_host_bounded(s.host_fit.has_value());
+    f->set_host_fit(s.host_fit.value_or(0));
+    f->set_host_binding(s.host_binding);
+    f->set_host_memory_bytes(s.host_memory_bytes);
+    f->set_scheduler_memory_bytes(s.scheduler_memory_bytes);
+    f->set_cpu_millis(s.cpu_millis);
+  }
+  for (const auto& n : v.notes) p.add_notes(n);
+}
+
+LedgerView FromProto(const pb::NodeLedger& p) {
+  LedgerView v;
+  v.node = p.node();
+  v.allocatable_memory_bytes = p.allocatable_memory_bytes();
+  v.allocatable_cpu_millis = p.allocatable_cpu_millis();
+  v.allocatable_pods = p.allocatable_pods();
+  v.allocatable_source = p.allocatable_source();
+  v.committed_memory_bytes = p.committed_memory_bytes();
+  v.committed_cpu_millis = p.committed_cpu_millis();
+  v.free_memory_bytes = p.free_memory_bytes();
+  v.free_cpu_millis = p.free_cpu_millis();
+  v.pods = p.pods();
+  v.vm_pods = p.vm_pods();
+  v.vm_pods_unlimited_cgroup = p.vm_pods_unlimited_cgroup();
+  v.pods_request_unknown = p.pods_request_unknown();
+  v.vm_pods_measured_above_model = p.vm_pods_measured_above_model();
+  for (const auto& f : p.shapes()) {
+    ShapeFitView s{.shape = f.shape(),
+                   .host_fit = std::nullopt,
+                   .host_binding = f.host_binding(),
+                   .host_memory_bytes = f.host_memory_bytes(),
+                   .scheduler_memory_bytes = f.scheduler_memory_bytes(),
+                   .cpu_millis = f.cpu_millis()};
+    if (f.host_bounded()) s.host_fit = f.host_fit();
+    v.shapes.push_back(std::move(s));
+  }
+  v.notes.assign(p.notes().begin(), p.notes().end());
+  return v;
+}
+
 PodView FromProto(const pb::Pod& p) {
   PodView v;
   v.sandbox_id = p.sandbox_id();
@@ -182,6 +240,7 @@ class ApiServerImpl final : public ApiServer, public pb::UvmSizer::Service {
     out->set_change_feed(view->change_feed);
     out->set_started_at_unix_seconds(view->started_at_unix_seconds);
     for (const auto& p : view->pods) ToProto(p, *out->add_pods());
+    if (view->ledger) ToProto(*view->ledger, *out->mutable_ledger());
     return grpc::Status::OK;
   }
 
@@ -348,6 +407,7 @@ Result<DaemonView> FetchStatus(const std::string& socket_path, milliseconds time
                .cri_up = out.cri_up(),
                .started_at_unix_seconds = out.started_at_unix_seconds()};
   for (const auto& p : out.pods()) v.pods.push_back(FromProto(p));
+  if (out.has_ledger()) v.ledger = FromProto(out.ledger());
   return v;
 }
 

@@ -33,10 +33,32 @@ struct PodView {
   std::string pressure_basis;
   std::optional<double> exhaustion_seconds;
   std::string pressure_advice;
-  // The VMM's host overhead as measured (nullopt where the shim reports no guest memory) and as modelled.
+  // The VMM's host overhead: measured (pod cgroup usage - guest memory in use; nullopt where not measured)
+  // and modelled (host memory - UVM memory).
   std::optional<int64_t> host_overhead_measured_bytes;
   int64_t host_overhead_model_bytes = 0;
   bool operator==(const PodView&) const = default;
+};
+
+// The node ledger, host view (sizer/capacity.h NodeLedger, as the daemon computes it).
+struct ShapeFitView {
+  std::string shape;
+  std::optional<int64_t> host_fit;  // nullopt: unbounded
+  std::string host_binding;         // memory | cpu | pods | none
+  int64_t host_memory_bytes = 0, scheduler_memory_bytes = 0, cpu_millis = 0;
+  bool operator==(const ShapeFitView&) const = default;
+};
+struct LedgerView {
+  std::string node;
+  int64_t allocatable_memory_bytes = 0, allocatable_cpu_millis = 0, allocatable_pods = 0;
+  std::string allocatable_source;
+  int64_t committed_memory_bytes = 0, committed_cpu_millis = 0;
+  int64_t free_memory_bytes = 0, free_cpu_millis = 0;
+  int64_t pods = 0, vm_pods = 0, vm_pods_unlimited_cgroup = 0, pods_request_unknown = 0,
+          vm_pods_measured_above_model = 0;
+  std::vector<ShapeFitView> shapes;
+  std::vector<std::string> notes;
+  bool operator==(const LedgerView&) const = default;
 };
 
 struct DaemonView {
@@ -44,6 +66,7 @@ struct DaemonView {
   bool cri_up = false;
   int64_t started_at_unix_seconds = 0;
   std::vector<PodView> pods;
+  std::optional<LedgerView> ledger;  // nullopt from a daemon that predates it
 };
 
 struct SizeRequest {

@@ -167,7 +167,7 @@ double ValueOf(const json& sample) {
 class MetricsPrometheusTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    metrics_ = new DaemonMetrics("it-1.0");
+    metrics_ = new DaemonMetrics("it-1.0", "it-node");
     auto st = metrics_->Listen("127.0.0.1:0");
     if (!st) {
       setup_error_ = st.error().message;
@@ -415,7 +415,7 @@ TEST_F(MetricsPrometheusTest, DashboardQueriesRunOnARealPrometheus) {
 
 // The endpoint itself, without Prometheus.
 TEST(MetricsEndpoint, ServesExactlySerializeAsPrometheusText) {
-  DaemonMetrics m("ep");
+  DaemonMetrics m("ep", "node-1");
   m.UpsertPod({"ns", "p", "u", "kata"}, {.vm_isolated = true, .uvm_vcpus = 2});
   ASSERT_TRUE(m.Listen("127.0.0.1:0").ok());
   ASSERT_EQ(m.ListeningPorts().size(), 1u);
@@ -429,17 +429,18 @@ TEST(MetricsEndpoint, ServesExactlySerializeAsPrometheusText) {
   EXPECT_THAT(
       r->body,
       HasSubstr(
-          "uvm_sizer_pod_uvm_vcpus{namespace=\"ns\",pod=\"p\",uid=\"u\",runtime_handler=\"kata\"} 2\n"));
+          "uvm_sizer_pod_uvm_vcpus{namespace=\"ns\",pod=\"p\",uid=\"u\",runtime_handler=\"kata\","
+          "node=\"node-1\"} 2\n"));
   auto other = testing::HttpGet("127.0.0.1", port, "/");
   ASSERT_TRUE(other.ok()) << other.error().message;
   EXPECT_EQ(other->status, 404);
 }
 
 TEST(MetricsEndpoint, ABusyPortIsAnErrorNamingTheAddress) {
-  DaemonMetrics first("a");
+  DaemonMetrics first("a", "node-1");
   ASSERT_TRUE(first.Listen("127.0.0.1:0").ok());
   std::string address = fmt::format("127.0.0.1:{}", first.ListeningPorts().at(0));
-  DaemonMetrics second("b");
+  DaemonMetrics second("b", "node-1");
   auto st = second.Listen(address);
   ASSERT_FALSE(st.ok());
   EXPECT_THAT(st.error().message, HasSubstr("\"" + address + "\""));

@@ -259,7 +259,7 @@ TEST(DaemonConfig, OnlyTheStartupKeysNeedARestart) {
     if (k.apply == ApplyWhen::kRestart) restart.insert(k.path);
   }
   EXPECT_EQ(restart, (std::set<std::string_view>{"cri.endpoint", "metrics.listen", "api.socket", "api.group",
-                                                 "cgroups.root"}));
+                                                 "cgroups.root", "node.name"}));
 }
 
 TEST(DaemonConfig, BadDurationsAreRefusedNamingKeyAndValue) {

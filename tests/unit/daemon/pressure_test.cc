@@ -92,7 +92,7 @@ class PressureTest : public ::testing::Test {
   fake::Runtime runtime_;
   fake::Cgroups cgroups_;
   fake::Guest guest_{&io_};
-  metrics::DaemonMetrics metrics_{"test"};
+  metrics::DaemonMetrics metrics_{"test", "node-1"};
   std::vector<std::string> lines_;
   Logger log_;
   int level_changes_ = 0;

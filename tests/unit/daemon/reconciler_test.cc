@@ -57,7 +57,7 @@ class ReconcilerTest : public ::testing::Test {
   fake::Runtime runtime_;
   fake::Cgroups cgroups_;
   fake::Guest guest_;  // no endpoints unless a test adds one; answers wait for Answer()
-  metrics::DaemonMetrics metrics_{"test"};
+  metrics::DaemonMetrics metrics_{"test", "node-1"};
   std::vector<std::string> lines_;
   Reconciler::Clock::time_point now_{std::chrono::hours(1000)};
   Logger log_;

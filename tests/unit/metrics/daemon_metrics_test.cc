@@ -78,7 +78,7 @@ size_t SeriesOfPod(const std::string& text, const std::string& uid) {
 }
 
 TEST(DaemonMetrics, StartsWithBuildInfoCriDownAndZeroedWriteCounters) {
-  DaemonMetrics m("1.2.3");
+  DaemonMetrics m("1.2.3", "node-1");
   auto all = ParseExposition(m.Serialize());
   EXPECT_THAT(Value(all, "uvm_sizer_build_info", {{"version", "1.2.3"}}), Optional(1.0));
   EXPECT_THAT(Value(all, "uvm_sizer_cri_up"), Optional(0.0));
@@ -89,7 +89,7 @@ TEST(DaemonMetrics, StartsWithBuildInfoCriDownAndZeroedWriteCounters) {
 }
 
 TEST(DaemonMetrics, EveryFamilyHasHelpAndType) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   m.UpsertPodPressure(Kata("u1"), SomePressure());
   m.CountError("x");
@@ -108,11 +108,12 @@ TEST(DaemonMetrics, EveryFamilyHasHelpAndType) {
 }
 
 TEST(DaemonMetrics, VmPodSeriesAppearWithPodLabelsAndGoWithThePod) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   auto all = ParseExposition(m.Serialize());
   std::map<std::string, std::string> labels{
-      {"namespace", "team-a"}, {"pod", "web-u1"}, {"uid", "u1"}, {"runtime_handler", "kata-cc"}};
+      {"namespace", "team-a"}, {"pod", "web-u1"}, {"uid", "u1"}, {"runtime_handler", "kata-cc"},
+      {"node", "node-1"}};
   for (const char* family : kSizingFamilies) {
     auto found = Find(all, family, {{"uid", "u1"}});
     ASSERT_EQ(found.size(), 1u) << family;
@@ -129,7 +130,7 @@ TEST(DaemonMetrics, VmPodSeriesAppearWithPodLabelsAndGoWithThePod) {
 }
 
 TEST(DaemonMetrics, LargeByteValuesAreExact) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   PodSizingMetrics s = VmSizing();
   s.host_memory_bytes = (int64_t{1} << 40) + 12345;  // 1 TiB + change: still exact in a double
   m.UpsertPod(Kata("u1"), s);
@@ -138,7 +139,7 @@ TEST(DaemonMetrics, LargeByteValuesAreExact) {
 }
 
 TEST(DaemonMetrics, UpdatingAPodChangesValuesWithoutDuplicatingSeries) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   PodSizingMetrics s = VmSizing();
   s.cgroup_memory_usage_bytes = 999;
@@ -149,7 +150,7 @@ TEST(DaemonMetrics, UpdatingAPodChangesValuesWithoutDuplicatingSeries) {
 }
 
 TEST(DaemonMetrics, NonVmPodGetsOnlyCgroupSeries) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   PodSizingMetrics s = VmSizing();  // even if a caller fills the UVM fields by mistake
   s.vm_isolated = false;
   m.UpsertPod({"default", "plain", "r1", "runc"}, s);
@@ -165,7 +166,7 @@ TEST(DaemonMetrics, NonVmPodGetsOnlyCgroupSeries) {
 }
 
 TEST(DaemonMetrics, PodThatStopsBeingVmIsolatedLosesItsUvmSeries) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   PodSizingMetrics s = VmSizing();
   s.vm_isolated = false;
@@ -176,7 +177,7 @@ TEST(DaemonMetrics, PodThatStopsBeingVmIsolatedLosesItsUvmSeries) {
 }
 
 TEST(DaemonMetrics, CgroupLimitIsAbsentWhenUnlimitedAndFollowsChanges) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   PodSizingMetrics s = VmSizing();
   s.cgroup_memory_limit_bytes.reset();
   m.UpsertPod(Kata("u1"), s);
@@ -195,7 +196,7 @@ TEST(DaemonMetrics, CgroupLimitIsAbsentWhenUnlimitedAndFollowsChanges) {
 }
 
 TEST(DaemonMetrics, PodWithNoValuesLeftIsForgotten) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   m.UpsertPod(Kata("u1"), PodSizingMetrics{});
   EXPECT_EQ(SeriesOfPod(m.Serialize(), "u1"), 0u);
@@ -203,7 +204,7 @@ TEST(DaemonMetrics, PodWithNoValuesLeftIsForgotten) {
 }
 
 TEST(DaemonMetrics, RelabelledPodKeepsOnlyItsNewSeries) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   m.UpsertPodPressure(Kata("u1"), SomePressure());
   PodLabels renamed = Kata("u1");
@@ -217,7 +218,7 @@ TEST(DaemonMetrics, RelabelledPodKeepsOnlyItsNewSeries) {
 }
 
 TEST(DaemonMetrics, OtherPodsAreUntouchedByRemoval) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   m.UpsertPod(Kata("u2"), VmSizing());
   m.UpsertPodPressure(Kata("u2"), SomePressure());
@@ -230,7 +231,7 @@ TEST(DaemonMetrics, OtherPodsAreUntouchedByRemoval) {
 }
 
 TEST(DaemonMetrics, PressureSeriesFollowMountsAndCauses) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPodPressure(Kata("u1"), SomePressure());
   auto all = ParseExposition(m.Serialize());
   EXPECT_THAT(Value(all, "uvm_sizer_pod_guest_memory_available_bytes"), Optional(900.0 * kMib));
@@ -261,7 +262,7 @@ TEST(DaemonMetrics, PressureSeriesFollowMountsAndCauses) {
 }
 
 TEST(DaemonMetrics, NonFiniteValuesAreAbsentNotNan) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   PodPressureMetrics p = SomePressure();
   p.memory_exhaustion_seconds = std::numeric_limits<double>::infinity();
   p.memory_growth_bytes_per_second = {{"logs", std::nan("")}, {"filesystem", 1}};
@@ -276,7 +277,7 @@ TEST(DaemonMetrics, NonFiniteValuesAreAbsentNotNan) {
 }
 
 TEST(DaemonMetrics, OomKillsCountUpAndResetWhenTheCumulativeValueDrops) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   PodPressureMetrics p = SomePressure();
   p.oom_kills_total = 2;
   m.UpsertPodPressure(Kata("u1"), p);
@@ -290,7 +291,7 @@ TEST(DaemonMetrics, OomKillsCountUpAndResetWhenTheCumulativeValueDrops) {
 }
 
 TEST(DaemonMetrics, RemovePodRemovesSizingAndPressureSeries) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod(Kata("u1"), VmSizing());
   m.UpsertPodPressure(Kata("u1"), SomePressure());
   m.CountPressureTransition("warning", "filesystem");
@@ -306,7 +307,7 @@ TEST(DaemonMetrics, RemovePodRemovesSizingAndPressureSeries) {
 }
 
 TEST(DaemonMetrics, CountersCountByLabel) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.CountCgroupWrite(kWriteOk);
   m.CountCgroupWrite(kWriteOk);
   m.CountCgroupWrite(kWriteError);
@@ -331,7 +332,7 @@ TEST(DaemonMetrics, CountersCountByLabel) {
 }
 
 TEST(DaemonMetrics, ReconcileHistogramBucketsSpan10MicrosecondsTo1Second) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.ObserveReconcileSeconds(0.003);
   m.ObserveReconcileSeconds(20e-6);
   m.ObserveReconcileSeconds(5.0);  // beyond the last bucket: only +Inf
@@ -352,7 +353,7 @@ TEST(DaemonMetrics, ReconcileHistogramBucketsSpan10MicrosecondsTo1Second) {
 }
 
 TEST(DaemonMetrics, HostileLabelValuesAreEscapedAndRoundTrip) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   std::string hostile = "a\"b\\c\nd} x=\"1\" # HELP\n";
   hostile += std::string(10 * 1024, 'z');
   PodLabels labels{"ns\"", hostile, "evil", "kata"};
@@ -385,14 +386,14 @@ TEST(SanitizeLabelValue, KeepsValidUtf8AndReplacesTheRest) {
 }
 
 TEST(DaemonMetrics, InvalidUtf8InAPodNameCannotBreakTheExposition) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   m.UpsertPod({"ns", "bad\xFF\xFE", "u1", "kata"}, VmSizing());
   auto all = ParseExposition(m.Serialize());
   EXPECT_THAT(Value(all, "uvm_sizer_pod_uvm_vcpus", {{"pod", "bad\xEF\xBF\xBD\xEF\xBF\xBD"}}), Optional(3.0));
 }
 
 TEST(DaemonMetrics, ListenRefusesAMalformedAddressAndNamesIt) {
-  DaemonMetrics m("1");
+  DaemonMetrics m("1", "node-1");
   auto st = m.Listen("no-port-here");
   ASSERT_FALSE(st.ok());
   EXPECT_THAT(st.error().message, HasSubstr("\"no-port-here\""));
