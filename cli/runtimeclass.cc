@@ -312,6 +312,8 @@ int Run(const RuntimeClassOptions& opt) {
     vm_mib = static_cast<uint32_t>(mib);
   }
   if (opt.from_node || !opt.prometheus_url.empty()) {
+    if (opt.timeout_ms <= 0 || opt.timeout_ms > 600000)
+      return fail(fmt::format("--timeout-ms: {} is not between 1 and 600000", opt.timeout_ms));
     auto measured = opt.from_node ? FromNode(opt) : FromPrometheus(opt);
     if (!measured) return fail(measured.error().message);
     sizer::RecommendOptions ro;

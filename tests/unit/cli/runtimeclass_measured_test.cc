@@ -34,6 +34,7 @@ TEST(CliRuntimeClassMeasured, BadFlagsAreExit2NamingTheFlag) {
        "--window: \"7days\" is not a Prometheus"},
       {{"--from-prometheus", "http://127.0.0.1:1", "--window", "1d]) or vector(1"}, "--window"},
       {{"--from-node", "/x.sock", "--from-prometheus", "http://p"}, "excludes"},
+      {{"--from-node", "/x.sock", "--timeout-ms", "0"}, "--timeout-ms: 0 is not between 1 and 600000"},
   };
   for (auto& c : cases) {
     std::vector<std::string> args = {"runtimeclass", "--handler", "kata-cc"};
