@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "base/quote.h"
 #include "cli/commands.h"
 #include "cli/prometheus_client.h"
 #include "cli/sizing_flags.h"
@@ -148,8 +149,8 @@ Result<Measurements> FromPrometheus(const RuntimeClassOptions& opt) {
       continue;
     }
     if (!o.numeric || !u->second->numeric) {
-      m.notes.push_back(fmt::format("{}: Prometheus gave the value {} , not a number: skipped", who,
-                                    !o.numeric ? o.value_text : u->second->value_text));
+      m.notes.push_back(fmt::format("{}: Prometheus gave the value {}, not a number: skipped", who,
+                                    QuoteText(!o.numeric ? o.value_text : u->second->value_text, 64)));
       continue;
     }
     m.samples.push_back({.handler = opt.handler,
@@ -178,6 +179,17 @@ void PrintRuntimeClass(const std::string& name, const std::string& handler, int6
             << fmt::format("    memory: \"{}Mi\"\n", memory_mib) << fmt::format("    cpu: \"{}\"\n", cpu);
 }
 
+// Text from outside (pod names and values from Prometheus or the daemon, the URL) inside a YAML comment:
+// a line break there would end the comment and let a label value write YAML of its own.
+std::string CommentSafe(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    out += u < 0x20 || u == 0x7f ? fmt::format("\\u{:04x}", u) : std::string(1, c);
+  }
+  return out;
+}
+
 std::string Mib1(int64_t bytes) {
   return fmt::format("{:.1f}", static_cast<double>(bytes) / kMib);
 }
@@ -192,7 +204,7 @@ void PrintMeasured(const RuntimeClassOptions& opt, const sizer::Profile& profile
   std::cout << fmt::format(
       "# RuntimeClass for handler \"{}\", computed by uvm-sizer {} with profile {}, from measurement:\n",
       opt.handler, UVM_SIZER_VERSION, profile.name);
-  for (const auto& line : m.source) std::cout << "#   " << line << '\n';
+  for (const auto& line : m.source) std::cout << "#   " << CommentSafe(line) << '\n';
   std::cout << fmt::format("# overhead.podFixed.memory = {}Mi, from the bucket {}:\n", h.pod_fixed_mib,
                            sizer::BucketName(b.max_uvm_mib));
   std::cout << fmt::format(
@@ -231,7 +243,7 @@ void PrintMeasured(const RuntimeClassOptions& opt, const sizer::Profile& profile
   std::vector<std::string> notes = h.notes;
   notes.insert(notes.end(), m.notes.begin(), m.notes.end());
   notes.insert(notes.end(), r.notes.begin(), r.notes.end());
-  for (const auto& n : notes) std::cout << "# Note: " << n << ".\n";
+  for (const auto& n : notes) std::cout << "# Note: " << CommentSafe(n) << ".\n";
   PrintRuntimeClass(opt.name.empty() ? opt.handler : opt.name, opt.handler, h.pod_fixed_mib, cpu);
 }
 
@@ -320,7 +332,9 @@ int Run(const RuntimeClassOptions& opt) {
     if (!opt.vm_memory.empty()) ro.uvm_memory_mib = vm_mib;
     auto rec = sizer::RecommendPodFixed(measured->samples, {{opt.handler, *profile}}, ctx->host, ro);
     if (opt.output == "json") {
-      std::cout << RecommendationJson(opt, *profile, measured->source, measured->notes, rec).dump(2) << '\n';
+      std::cout << RecommendationJson(opt, *profile, measured->source, measured->notes, rec)
+                       .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                << '\n';
     } else {
       PrintMeasured(opt, *profile, ctx->host, *measured, rec);
     }
