@@ -14,11 +14,12 @@ add_dependencies(runtimeclass_prometheus_test uvm-sizer)
 add_test(NAME runtimeclass_prometheus COMMAND runtimeclass_prometheus_test)
 set_tests_properties(runtimeclass_prometheus PROPERTIES LABELS integration TIMEOUT 300)
 
-# --from-node against the real daemon binary on the fake CRI, a cgroup v2 tree of files and Kata shim
-# monitor sockets served by the test. Included after daemon.cmake (alphabetical), whose DaemonProcess it uses.
-if(TARGET uvm_daemon_process AND TARGET uvm_test_fake_cri)
+# --from-node against the real daemon binary: on the fake CRI and a cgroup v2 tree of files, and on a private
+# containerd + runc with real pod cgroups; Kata shim monitor sockets served by the test in both. Included after daemon.cmake (alphabetical), whose DaemonProcess it uses.
+if(TARGET uvm_daemon_process AND TARGET uvm_test_fake_cri AND TARGET uvm_containerd_fixture)
   add_executable(runtimeclass_node_test ${CMAKE_CURRENT_LIST_DIR}/runtimeclass_node_test.cc)
-  target_link_libraries(runtimeclass_node_test PRIVATE uvm_daemon_process uvm_test_fake_cri uvm_api uvm_sizer
+  target_link_libraries(runtimeclass_node_test PRIVATE uvm_daemon_process uvm_test_fake_cri uvm_containerd_fixture
+                        uvm_api uvm_sizer
                         yaml-cpp nlohmann_json::nlohmann_json GTest::gtest_main GTest::gmock)
   target_compile_definitions(runtimeclass_node_test PRIVATE UVM_SIZER_BIN="$<TARGET_FILE:uvm-sizer>"
                              UVM_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures")

@@ -27,6 +27,7 @@
 #include "kubelet-plugin/api/api_server.h"
 #include "sizer/recommend.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/integration/harness/containerd_fixture.h"
 #include "tests/support/fake_cri.h"
 #include "tests/support/subprocess.h"
 
@@ -133,6 +134,20 @@ class FakeShimMonitors {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
+
+// The samples the CLI must take from these pods (as `--from-node` reads ListPods).
+std::vector<sizer::OverheadSample> SamplesOf(const std::vector<api::PodView>& pods) {
+  std::vector<sizer::OverheadSample> out;
+  for (const auto& p : pods) {
+    if (p.runtime_handler != "kata-cc" || !p.profile || !p.memory_mib || !p.host_overhead_measured_bytes)
+      continue;
+    out.push_back({.handler = "kata-cc",
+                   .uvm_memory_mib = static_cast<double>(*p.memory_mib),
+                   .host_overhead_bytes = static_cast<double>(*p.host_overhead_measured_bytes),
+                   .pod_uid = p.uid});
+  }
+  return out;
+}
 
 // A pod of the data set: the guest memory in use and the VMM overhead the test decides on.
 struct Planned {
@@ -310,6 +325,82 @@ TEST_F(RuntimeClassFromNode, NoDaemonIsExit2NamingTheSocket) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(r.out.empty());
   EXPECT_THAT(r.err, HasSubstr("--from-node: cannot reach the daemon at " + socket));
+}
+
+// The same on real pods: a private containerd 1.6 + runc runs kata-cc pod sandboxes in real (v1) pod cgroups,
+// whose memory usage the kernel reports; each pod's shim monitor says the guest uses nothing, so the daemon's
+// measurement is the pod cgroup's real usage. The CLI's recommendation equals the pure recommender's on what
+// ListPods gave just before and just after the CLI ran (retried until the two agree: the kernel's number may
+// move between reads).
+class RuntimeClassFromContainerd : public ContainerdTest {};
+
+TEST_F(RuntimeClassFromContainerd, RecommendsFromRealPodCgroupUsage) {
+  TempDir dir("rcc");
+  ASSERT_TRUE(dir.ok());
+  FakeShimMonitors shims;
+  std::vector<Pod> pods;
+  for (int i = 0; i < 3; ++i) {
+    auto pod = containerd().CreatePod(
+        {.name = fmt::format("rc-{}", i),
+         .handler = "kata-cc",
+         .resources = cri::LinuxResources{100000, 50000 * (i + 1), 512, (256 << 20) * (i + 1)},
+         .overhead = cri::LinuxResources{100000, 25000, 256, 160 * kMib}});
+    ASSERT_TRUE(pod.ok()) << pod.error().message;
+    ASSERT_TRUE(shims.Add(dir / "s", pod->sandbox_id, 2000 * kMib, 2000 * kMib).ok());
+    pods.push_back(*pod);
+  }
+  shims.Start();
+  auto daemon = DaemonProcess::Start(
+      {.cri_endpoint = containerd().endpoint(),
+       .kubelet_cgroup_root = containerd().kubelet_cgroup_root(),
+       .cgroups_toml = "read_interval = \"500ms\"\n",
+       .extra_toml = fmt::format(
+           "[pressure]\npsi_trigger = false\ninterval = \"1s\"\nshim_monitor_dir = \"{}\"\n", dir / "s")});
+  ASSERT_TRUE(daemon.ok()) << daemon.error().message;
+  auto list = [&] {
+    auto r = api::ListPods((*daemon)->api_socket(), milliseconds(2000));
+    return r ? *r : std::vector<api::PodView>{};
+  };
+  ASSERT_TRUE(
+      DaemonProcess::WaitFor([&] { return SamplesOf(list()).size() == pods.size(); }, milliseconds(30000)))
+      << (*daemon)->Log();
+  for (const auto& p : list()) {
+    if (p.host_overhead_measured_bytes) {
+      EXPECT_GT(*p.host_overhead_measured_bytes, 0) << p.name;  // the pause task's pages
+    }
+  }
+
+  const sizer::HandlerProfile kata_cc{"kata-cc", *sizer::FindBuiltinProfile("aks-kata-cc-2048")};
+  bool compared = false;
+  for (int attempt = 0; attempt < 20 && !compared; ++attempt) {
+    auto before = SamplesOf(list());
+    auto r = Cli({"--from-node", (*daemon)->api_socket(), "-o", "json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto after = SamplesOf(list());
+    auto same = [](const std::vector<sizer::OverheadSample>& a, const std::vector<sizer::OverheadSample>& b) {
+      if (a.size() != b.size()) return false;
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (a[i].pod_uid != b[i].pod_uid || a[i].host_overhead_bytes != b[i].host_overhead_bytes ||
+            a[i].uvm_memory_mib != b[i].uvm_memory_mib)
+          return false;
+      }
+      return true;
+    };
+    if (!same(before, after)) continue;
+    compared = true;
+    auto want = sizer::RecommendPodFixed(before, {kata_cc}, sizer::HostOverheadModel{}).handlers.at(0);
+    json j = json::parse(r.out);
+    EXPECT_EQ(j["recommendation"]["pod_fixed_mib"], want.pod_fixed_mib) << r.out;
+    EXPECT_EQ(j["recommendation"]["samples_used"], pods.size());
+    ASSERT_EQ(j["recommendation"]["buckets"].size(), want.buckets.size());
+    for (size_t i = 0; i < want.buckets.size(); ++i) {
+      EXPECT_EQ(j["recommendation"]["buckets"][i]["measured"], true);
+      EXPECT_EQ(j["recommendation"]["buckets"][i]["p95_bytes"], want.buckets[i].p95_bytes);
+      EXPECT_EQ(j["recommendation"]["buckets"][i]["pods"], want.buckets[i].pods);
+    }
+  }
+  EXPECT_TRUE(compared) << "the measurements never held still across one CLI run";
+  for (const auto& p : pods) EXPECT_TRUE(containerd().RemovePod(p).ok());
 }
 
 }  // namespace
