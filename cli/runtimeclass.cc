@@ -1,5 +1,7 @@
 // `uvm-sizer runtimeclass`: a node.k8s.io/v1 RuntimeClass whose overhead.podFixed holds the UVM's own OS
-// and the host-side VMM overhead, with a comment that explains each number.
+// and the host-side VMM overhead, with a comment that explains each number. The overhead comes from the
+// model, or from measurement (--from-node: the daemon's API; --from-prometheus: its recorded series) through
+// the pure recommender of sizer/recommend.h.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -56,7 +58,7 @@ std::string PodName(const std::string& ns, const std::string& name) {
 
 // --from-node: every VM pod of the handler the daemon knows, with its measured VMM overhead now.
 Result<Measurements> FromNode(const RuntimeClassOptions& opt) {
-  const std::string& socket = opt.node_socket.empty() ? std::string(kDefaultDaemonSocket) : opt.node_socket;
+  std::string socket = opt.node_socket.empty() ? std::string(kDefaultDaemonSocket) : opt.node_socket;
   auto pods = api::ListPods(socket, std::chrono::milliseconds(opt.timeout_ms));
   if (!pods) {
     return Error{.message = fmt::format("--from-node: cannot reach the daemon at {}: {}", socket,
@@ -283,8 +285,8 @@ nlohmann::json RecommendationJson(const RuntimeClassOptions& opt, const sizer::P
            {{"handler", h.handler},
             {"profile", h.profile},
             {"source", source},
-            {"percentile", 0.95},
-            {"margin_fraction", 0.15},
+            {"percentile", sizer::RecommendOptions{}.percentile},
+            {"margin_fraction", sizer::RecommendOptions{}.margin_fraction},
             {"pod_fixed_mib", h.pod_fixed_mib},
             {"binding_bucket_max_uvm_mib", h.buckets.at(h.binding).max_uvm_mib},
             {"samples_used", r.samples_used},
