@@ -245,6 +245,11 @@ void PrintMeasured(const RuntimeClassOptions& opt, const sizer::Profile& profile
   std::vector<std::string> notes = h.notes;
   notes.insert(notes.end(), m.notes.begin(), m.notes.end());
   notes.insert(notes.end(), r.notes.begin(), r.notes.end());
+  if (profile.default_workload_mem_mib != 0) {
+    notes.push_back(fmt::format(
+        "pods without a memory limit also get {} MiB of guest RAM that no limit or overhead accounts for",
+        profile.default_workload_mem_mib));
+  }
   for (const auto& n : notes) std::cout << "# Note: " << CommentSafe(n) << ".\n";
   PrintRuntimeClass(opt.name.empty() ? opt.handler : opt.name, opt.handler, h.pod_fixed_mib, cpu);
 }
@@ -363,7 +368,8 @@ int Run(const RuntimeClassOptions& opt) {
       "#   {host} MiB  host-side overhead of the VMM, shim and virtiofsd for a {vm} MiB VM\n"
       "#          ({fixed:.1f} MiB fixed + {per_gib:.2f} MiB per GiB of guest RAM; measure your nodes and "
       "pass\n"
-      "#          --host-overhead-fixed / --host-overhead-per-gib, or --vm-memory for larger pods)\n"
+      "#          --host-overhead-fixed / --host-overhead-per-gib, or --vm-memory for larger pods;\n"
+      "#          --from-node or --from-prometheus URL recommend from what the daemon measured)\n"
       "# overhead.podFixed.cpu = {cpu}: the UVM's base vCPUs ({base_vcpus}), at least {min_cpu}m for the "
       "VMM's threads.\n"
       "# The kubelet adds podFixed to the pod cgroup and the scheduler reserves it; pods whose UVM needs "
