@@ -57,14 +57,6 @@ Result<sizer::formats::Manifest> ReadManifest(const std::string& path, sizer::fo
   return manifest;
 }
 
-// The shape's name: its file's base name without the extension ("web" for shapes/web.yaml), so two shapes
-// whose manifests name the same object stay apart.
-std::string ShapeName(const std::string& path) {
-  if (path == "-") return "stdin";
-  std::string stem = std::filesystem::path(path).stem().string();
-  return stem.empty() ? path : stem;
-}
-
 // The pod sized with its node's rules: the node's CPUs for Kata's vCPU checks.
 Result<LedgerPod> SizeForNode(const sizer::Pod& pod, const sizer::SizingContext& base, uint32_t node_cpus,
                               const std::string& path) {
@@ -235,24 +227,26 @@ int Run(CapacityOptions opt) {
   add_runtime_classes(pods->runtime_classes);
 
   std::vector<ShapeInput> shapes;
-  std::set<std::string, std::less<>> shape_names;
+  std::map<std::string, std::string, std::less<>> shape_files;  // name -> the file that defined it
   for (const auto& path : opt.shapes) {
     auto m = ReadManifest(path, sizer::formats::ManifestKinds::kPods);
     if (!m) return fail(m.error().message);
     if (m->pods.empty())
       return fail(
           fmt::format("{}: --shape: no pod-bearing object (Pod, Deployment, Job, ...)", DisplayName(path)));
-    std::string name = ShapeName(path);
-    if (!shape_names.insert(name).second)
-      return fail(
-          fmt::format("--shape: two shapes named \"{}\" (a shape is named by its file's base name)", name));
-    if (m->pods.size() > 1) {
-      report.warnings.push_back(fmt::format(
-          "{}: shape {} is its first object ({} {}/{}); the other {} are ignored", DisplayName(path), name,
-          m->pods[0].ref.kind, m->pods[0].ref.namespace_, m->pods[0].ref.name, m->pods.size() - 1));
-    }
     add_runtime_classes(m->runtime_classes);
-    shapes.push_back({.name = std::move(name), .path = path, .pod = std::move(m->pods[0])});
+    // Every pod-bearing object is a shape named by its metadata.name, as the daemon names
+    // capacity.shapes (daemon/capacity.h), so the CLI's rows and the daemon's `shape` label agree.
+    for (auto& pod : m->pods) {
+      std::string name = pod.ref.name;
+      if (auto [it, fresh] = shape_files.emplace(name, path); !fresh) {
+        return fail(
+            fmt::format("{}: --shape: a second shape named \"{}\" (the first is in {}); a shape is "
+                        "named by its object's metadata.name",
+                        DisplayName(path), name, DisplayName(it->second)));
+      }
+      shapes.push_back({.name = std::move(name), .path = path, .pod = std::move(pod)});
+    }
   }
   for (const auto& s : shapes) {
     const auto& rc = s.pod.spec.runtime_class_name;
@@ -365,8 +359,8 @@ void AddCapacityCommand(CLI::App& app, int& exit_code) {
       "own spec.overhead");
   cmd->add_option(
       "--shape", opt->shapes,
-      "a manifest (Pod, Deployment, Job, ...; its first pod) to ask how many more fit; repeatable; named "
-      "by its file's base name");
+      "a manifest (Pod, Deployment, Job, ...) to ask how many more fit; repeatable; each object is a shape "
+      "named by its metadata.name");
   cmd->add_option("-o,--output", opt->output, "text (tables and notes), json or csv")->capture_default_str();
   cmd->add_option(
       "--plot", opt->plot,

@@ -298,6 +298,11 @@ TEST(CliCapacity, InvalidInputExits2WithOneMessageAndNothingOnStdout) {
         Example("runtimeclasses.yaml")},
        "uvm-sizer capacity: " + Example("runtimeclasses.yaml") +
            ": --shape: no pod-bearing object (Pod, Deployment, Job, ...)"},
+      {"two shapes of one name",
+       {"capacity", "--pods", Example("pods.json"), "--nodes", Example("nodes.json"), "--shape",
+        Example("shapes/web.yaml"), "--shape", Example("shapes/web.yaml")},
+       "uvm-sizer capacity: " + Example("shapes/web.yaml") +
+           ": --shape: a second shape named \"web\" (the first is in " + Example("shapes/web.yaml") + ")"},
       {"plot format",
        {"capacity", "--pods", Example("pods.json"), "--nodes", Example("nodes.json"), "--plot", "chart.pdf"},
        "uvm-sizer capacity: --plot: \"chart.pdf\" must end in .svg or .png"},
