@@ -10,6 +10,7 @@ class App;
 namespace uvm::cli {
 
 void AddSizeCommand(CLI::App& app, int& exit_code);
+void AddCapacityCommand(CLI::App& app, int& exit_code);  // exit 2 also: --plot without gnuplot
 void AddRuntimeClassCommand(CLI::App& app, int& exit_code);
 void AddProfilesCommand(CLI::App& app, int& exit_code);
 void AddDaemonCommands(CLI::App& app, int& exit_code);  // daemon, config print

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   uvm::cli::AddSizeCommand(app, exit_code);
+  uvm::cli::AddCapacityCommand(app, exit_code);
   uvm::cli::AddRuntimeClassCommand(app, exit_code);
   uvm::cli::AddProfilesCommand(app, exit_code);
 #ifdef UVM_HAVE_DAEMON

@@ -19,6 +19,9 @@ packages=(
   containerd runc                      # CRI integration tests (a private containerd per run)
   dbus                                 # private bus for the systemd cgroup writer's tests
   prometheus                           # promtool and a real scrape in end-to-end tests
+  chromium                             # headless screenshots of Prometheus's graph page (metrics end to end)
+  python3                              # the dashboard generator and the rules' coverage check (stdlib only)
+  gnuplot-nox                          # uvm-sizer capacity --plot (and its tests)
   systemd                              # systemd-analyze security --offline=yes on the unit
   iproute2 util-linux procps psmisc    # ip, unshare/mount, ps/pkill, fuser in test harnesses
 )

@@ -230,8 +230,14 @@ NodeLedger BuildNodeLedger(std::string_view node, const NodeAllocatable& allocat
         .scheduler = FitShape(ledger.scheduler, allocatable, ledger.pods, shape.pod, LedgerView::kScheduler),
         .host = FitShape(ledger.host, allocatable, ledger.pods, shape.pod, LedgerView::kHost),
     };
+    if (shape.unschedulable_here) {
+      fit.scheduler = Fit{.count = 0};
+      fit.host = Fit{.count = 0};
+    }
     if (fit.scheduler.count && fit.host.count) fit.gap = SubSat(*fit.scheduler.count, *fit.host.count);
-    if (shape.pod.refused) {
+    if (shape.unschedulable_here) {
+      ledger.notes.push_back(fmt::format("shape {}: {}: none fit", shape.name, *shape.unschedulable_here));
+    } else if (shape.pod.refused) {
       ledger.notes.push_back(
           fmt::format("shape {}: the runtime refuses its sandbox, so none fit", shape.name));
     } else if (shape.pod.vm_isolated && shape.pod.pod_cgroup_memory_unlimited) {

@@ -114,6 +114,9 @@ struct Fit {
 struct Shape {
   std::string name;
   LedgerPod pod;
+  // Why the scheduler places no pod of this shape on this node whatever is free (the node is cordoned, or
+  // lacks a label of its RuntimeClass's scheduling.nodeSelector): both views then fit 0, with this note.
+  std::optional<std::string> unschedulable_here;
 };
 
 struct ViewLedger {

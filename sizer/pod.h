@@ -41,6 +41,11 @@ struct ObjectRef {
   // spec.nodeName of a live pod (`kubectl get pods -o yaml`), so a planner can group by node; empty for
   // templates and unscheduled pods.
   std::string node_name;
+  // status.phase of a live pod ("Pending", "Running", "Succeeded", "Failed", "Unknown"); empty for
+  // templates. The scheduler stops counting a pod once it has terminated (Succeeded or Failed).
+  std::string phase;
+  // metadata.uid of a live pod; empty for templates.
+  std::string uid;
 };
 
 struct PodSpec {
@@ -67,6 +72,9 @@ struct RuntimeClass {
   std::string name;
   std::string handler;
   ResourceList overhead_pod_fixed;
+  // scheduling.nodeSelector: admission adds it to the pod's nodeSelector, so its pods only go to nodes
+  // with these labels.
+  std::map<std::string, std::string, std::less<>> node_selector;
 };
 
 }  // namespace uvm::sizer

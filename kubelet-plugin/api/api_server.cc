@@ -411,6 +411,18 @@ Result<DaemonView> FetchStatus(const std::string& socket_path, milliseconds time
   return v;
 }
 
+Result<std::vector<PodView>> ListPods(const std::string& socket_path, milliseconds timeout) {
+  auto stub = Connect(socket_path);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  pb::ListPodsResponse out;
+  auto s = stub->ListPods(&ctx, pb::ListPodsRequest{}, &out);
+  if (!s.ok()) return RpcError(socket_path, s);
+  std::vector<PodView> pods;
+  for (const auto& p : out.pods()) pods.push_back(FromProto(p));
+  return pods;
+}
+
 Status WatchPods(const std::string& socket_path, milliseconds timeout,
                  const std::function<bool(const std::string&, const PodView&)>& on_event) {
   auto stub = Connect(socket_path);

@@ -98,6 +98,8 @@ class ApiServer {
 
 // The client side, for `uvm-sizer status`.
 Result<DaemonView> FetchStatus(const std::string& socket_path, std::chrono::milliseconds timeout);
+// ListPods: every pod the daemon knows (`runtimeclass --from-node`).
+Result<std::vector<PodView>> ListPods(const std::string& socket_path, std::chrono::milliseconds timeout);
 // WatchPods until `on_event` returns false or the deadline passes; for tests and `status --watch`.
 Status WatchPods(const std::string& socket_path, std::chrono::milliseconds timeout,
                  const std::function<bool(const std::string& type, const PodView&)>& on_event);

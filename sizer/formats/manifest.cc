@@ -13,6 +13,7 @@
 #include <optional>
 #include <streambuf>
 #include <string>
+#include <tuple>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -188,10 +189,10 @@ class Reader {
     std::vector<StreamedItem>* items = nullptr;
   };
 
-  Reader(int document, uint64_t& visits_left, Manifest& out)
-      : document_(document), visits_left_(visits_left), out_(out) {}
-  Reader(int document, uint64_t& visits_left, Manifest& out, StreamedList streamed)
-      : document_(document), visits_left_(visits_left), out_(out), streamed_(streamed) {}
+  Reader(int document, uint64_t& visits_left, Manifest& out, ManifestKinds kinds)
+      : document_(document), visits_left_(visits_left), out_(out), kinds_(kinds) {}
+  Reader(int document, uint64_t& visits_left, Manifest& out, ManifestKinds kinds, StreamedList streamed)
+      : document_(document), visits_left_(visits_left), out_(out), kinds_(kinds), streamed_(streamed) {}
 
   Status ReadDocument(const YNode* root) {
     if (root == nullptr || root->type == YNode::Type::kNull) return {};  // `---` alone, or only comments
@@ -225,6 +226,7 @@ class Reader {
     std::string kind;
     std::string namespace_;
     std::string name;
+    std::string uid;
   };
 
   // `prefix` is the path of this object inside its document ("" or "items[3]."); `list_kind` is the
@@ -249,6 +251,11 @@ class Reader {
                       kind == "List" ? std::string_view{} : std::string_view(kind).substr(0, kind.size() - 4),
                       list_depth);
     }
+    if (kinds_ == ManifestKinds::kNodes) {
+      if (kind == "Node") return ReadNode(obj, prefix);
+      out_.warnings.push_back(fmt::format("{}: kind {} skipped (want Node)", Header(), Plain(kind)));
+      return {};
+    }
     if (kind == "Pod") return ReadPod(obj, prefix, {});
     if (kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet" || kind == "ReplicaSet" ||
         kind == "ReplicationController" || kind == "Job") {
@@ -271,7 +278,8 @@ class Reader {
     std::string generate_name;
     for (auto [key, target] : {std::pair<const char*, std::string*>{"name", &current_.name},
                                {"namespace", &current_.namespace_},
-                               {"generateName", &generate_name}}) {
+                               {"generateName", &generate_name},
+                               {"uid", &current_.uid}}) {
       auto v = String(**meta, key, path);
       if (!v) return v.error();
       if (*v && !(*v)->empty()) *target = std::move(**v);
@@ -310,6 +318,7 @@ class Reader {
         } else if (s.result) {
           for (auto& p : s.result->pods) out_.pods.push_back(std::move(p));
           for (auto& rc : s.result->runtime_classes) out_.runtime_classes.push_back(std::move(rc));
+          for (auto& n : s.result->nodes) out_.nodes.push_back(std::move(n));
           for (auto& w : s.result->warnings) out_.warnings.push_back(std::move(w));
         }
       }
@@ -351,24 +360,34 @@ class Reader {
       auto node_name = String(**spec, "nodeName", spec_path);
       if (!node_name) return node_name.error();
       if (*node_name) pod.ref.node_name = std::move(**node_name);
+      // A live pod's phase, so terminated pods can be left out of a node's ledger.
+      auto status = Map(obj, "status", prefix);
+      if (!status) return status.error();
+      if (*status) {
+        auto phase = String(**status, "phase", prefix + "status.");
+        if (!phase) return phase.error();
+        if (*phase) pod.ref.phase = std::move(**phase);
+      }
+      pod.ref.uid = current_.uid;
     }
     // The pod gets its template's annotations (for a Pod, its own), which containerd hands to Kata.
     auto meta = Map(pod_template, "metadata", path);
     if (!meta) return meta.error();
     if (*meta) {
-      if (auto st = Annotations(**meta, path + "metadata.", pod.annotations); !st) return st;
+      if (auto st = StringMap(**meta, "annotations", path + "metadata.", pod.annotations); !st) return st;
     }
     out_.pods.push_back(std::move(pod));
     return {};
   }
 
-  Status Annotations(const YNode& meta, const std::string& path,
-                     std::map<std::string, std::string, std::less<>>& out) {
-    auto node = Map(meta, "annotations", path);
+  // A map[string]string field: annotations, labels, a nodeSelector.
+  Status StringMap(const YNode& parent, const char* key, const std::string& path,
+                   std::map<std::string, std::string, std::less<>>& out) {
+    auto node = Map(parent, key, path);
     if (!node) return node.error();
     if (*node == nullptr) return {};
     const YNode& m = **node;
-    std::string field = path + "annotations";
+    std::string field = path + key;
     size_t total = 0;
     for (size_t i = 0; i + 1 < m.children.size(); i += 2) {
       const YNode& k = *m.children[i];
@@ -392,7 +411,7 @@ class Reader {
       total += k.scalar.size() + value.size();
       if (total > kMaxAnnotationBytes) {
         return Fail(field, fmt::format("more than {} bytes in total (the API's limit for annotations)",
-                                       kMaxAnnotationBytes));
+                                       kMaxAnnotationBytes));  // far above any label set too
       }
       if (!out.emplace(k.scalar, std::move(value)).second) {
         return Fail(entry, fmt::format("duplicate key (line {})", k.mark.line + 1));
@@ -449,6 +468,66 @@ class Reader {
     return {};
   }
 
+  // A Node of `kubectl get nodes -o json|yaml`: status.allocatable (else status.capacity, with a
+  // warning), status.capacity, spec.unschedulable.
+  Status ReadNode(const YNode& obj, const std::string& prefix) {
+    NodeObject node;
+    node.ref = ObjectRef{.kind = "Node", .namespace_ = "", .name = current_.name, .document = document_};
+    node.ref.uid = current_.uid;
+    if (node.ref.name.empty()) return Fail(prefix + "metadata.name", "missing");
+    auto meta = Map(obj, "metadata", prefix);
+    if (!meta) return meta.error();
+    if (*meta) {
+      if (auto st = StringMap(**meta, "labels", prefix + "metadata.", node.labels); !st) return st;
+    }
+    auto spec = Map(obj, "spec", prefix);
+    if (!spec) return spec.error();
+    if (*spec) {
+      auto unschedulable = String(**spec, "unschedulable", prefix + "spec.");
+      if (!unschedulable) return unschedulable.error();
+      node.unschedulable = *unschedulable && **unschedulable == "true";
+    }
+    auto status = Map(obj, "status", prefix);
+    if (!status) return status.error();
+    std::string status_path = prefix + "status.";
+    if (*status == nullptr) return Fail(status_path + "allocatable", "missing (the node has no status)");
+    for (auto [key, target, present] : {std::tuple<const char*, NodeResources*, bool*>{
+                                            "allocatable", &node.allocatable, &node.has_allocatable},
+                                        {"capacity", &node.capacity, &node.has_capacity}}) {
+      auto list = Map(**status, key, status_path);
+      if (!list) return list.error();
+      if (*list == nullptr) continue;
+      std::string p = status_path + key + ".";
+      ResourceList cpu_memory;
+      if (auto st = ReadQuantity(**list, "cpu", p, /*cpu=*/true, cpu_memory.cpu); !st) return st;
+      if (auto st = ReadQuantity(**list, "memory", p, /*cpu=*/false, cpu_memory.memory); !st) return st;
+      std::optional<Quantity> pods;
+      if (auto st = ReadQuantity(**list, "pods", p, /*cpu=*/false, pods); !st) return st;
+      if (cpu_memory.cpu) target->cpu_millis = cpu_memory.cpu->MilliValue();
+      if (cpu_memory.memory) target->memory_bytes = cpu_memory.memory->Value();
+      if (pods) target->pods = pods->Value();
+      *present = true;
+    }
+    if (!node.has_allocatable) {
+      if (!node.has_capacity) {
+        return Fail(status_path + "allocatable",
+                    "missing, and so is status.capacity (need the node's memory and cpu)");
+      }
+      node.allocatable = node.capacity;
+      node.allocatable_from_capacity = true;
+      out_.warnings.push_back(fmt::format(
+          "{}: status.allocatable missing: status.capacity used, which includes what the kubelet reserves",
+          Header()));
+    }
+    const char* resources_key = node.allocatable_from_capacity ? "capacity" : "allocatable";
+    if (!node.allocatable.memory_bytes)
+      return Fail(fmt::format("{}{}.memory", status_path, resources_key), "missing");
+    if (!node.allocatable.cpu_millis)
+      return Fail(fmt::format("{}{}.cpu", status_path, resources_key), "missing");
+    out_.nodes.push_back(std::move(node));
+    return {};
+  }
+
   Status ReadRuntimeClass(const YNode& obj, const std::string& prefix) {
     auto api = String(obj, "apiVersion", prefix);
     if (!api) return api.error();
@@ -469,6 +548,12 @@ class Reader {
     if (!overhead) return overhead.error();
     if (*overhead) {
       if (auto st = Resources(**overhead, "podFixed", prefix + "overhead.", rc.overhead_pod_fixed); !st)
+        return st;
+    }
+    auto scheduling = Map(obj, "scheduling", prefix);
+    if (!scheduling) return scheduling.error();
+    if (*scheduling) {
+      if (auto st = StringMap(**scheduling, "nodeSelector", prefix + "scheduling.", rc.node_selector); !st)
         return st;
     }
     out_.runtime_classes.push_back(std::move(rc));
@@ -604,6 +689,10 @@ class Reader {
 
   std::string Header() const {
     if (current_.kind.empty()) return fmt::format("document {}", document_);
+    if (current_.kind == "Node") {  // cluster-scoped: no namespace
+      return fmt::format("document {} (Node {})", document_,
+                         current_.name.empty() ? "<unnamed>" : Plain(current_.name));
+    }
     return fmt::format("document {} ({} {}/{})", document_, Plain(current_.kind), Plain(current_.namespace_),
                        current_.name.empty() ? "<unnamed>" : Plain(current_.name));
   }
@@ -615,6 +704,7 @@ class Reader {
   int document_;
   uint64_t& visits_left_;
   Manifest& out_;
+  ManifestKinds kinds_;
   StreamedList streamed_;
   Object current_;
 };
@@ -625,7 +715,8 @@ class Reader {
 class TreeBuilder final : public YAML::EventHandler {
  public:
   // `yaml_text` is the YAML input, for checks yaml-cpp does not make (empty for JSON input).
-  TreeBuilder(Manifest& out, std::string_view yaml_text) : out_(out), text_(yaml_text) {
+  TreeBuilder(Manifest& out, std::string_view yaml_text, ManifestKinds kinds)
+      : out_(out), text_(yaml_text), kinds_(kinds) {
     if (text_.starts_with("\xEF\xBB\xBF")) text_offset_ = 3;  // yaml-cpp's positions start after a BOM
   }
 
@@ -727,7 +818,7 @@ class TreeBuilder final : public YAML::EventHandler {
 
   void ReadDocumentNow() {
     Reader::StreamedList streamed{items_seq_, &items_};
-    Reader reader(document_, visits_left_, out_, streamed);
+    Reader reader(document_, visits_left_, out_, kinds_, streamed);
     Status st = reader.ReadDocument(root_);
     if (st) return;
     Error e = st.error();
@@ -867,7 +958,7 @@ class TreeBuilder final : public YAML::EventHandler {
       return;
     }
     Manifest result;
-    Reader reader(document_, visits_left_, result);
+    Reader reader(document_, visits_left_, result, kinds_);
     if (Status st = reader.ReadListItem(item, index); !st) {
       s.error = st.error();
       item_failed_ = true;
@@ -1033,6 +1124,7 @@ class TreeBuilder final : public YAML::EventHandler {
 
   Manifest& out_;
   std::string_view text_;
+  ManifestKinds kinds_;
   size_t text_offset_ = 0;
   int document_ = 0;
   std::optional<int> last_document_start_;
@@ -1228,7 +1320,7 @@ void ParseYaml(std::string_view text, TreeBuilder& builder) {
 
 }  // namespace
 
-Result<Manifest> ParseManifest(std::string_view text) {
+Result<Manifest> ParseManifest(std::string_view text, ManifestKinds kinds) {
   if (text.size() > kMaxInputBytes) {
     return Error{
         .message = fmt::format("the input is {} bytes; at most {} are read", text.size(), kMaxInputBytes),
@@ -1239,7 +1331,7 @@ Result<Manifest> ParseManifest(std::string_view text) {
   size_t first = text.find_first_not_of(" \t\r\n");
   const bool json = first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
   Manifest out;
-  TreeBuilder builder(out, json ? std::string_view{} : text);
+  TreeBuilder builder(out, json ? std::string_view{} : text, kinds);
   auto document = [&] { return std::max(builder.document(), 1); };
   try {
     if (json) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error_codes.h"
+#include "sizer/formats/csv.h"
 #include "sizer/formats/manifest.h"
 
 namespace uvm::sizer::formats {
@@ -110,19 +111,14 @@ bool SameRuntimeClass(const RuntimeClass& a, const RuntimeClass& b) {
 
 // ---- CSV ----
 
-struct CsvCell {
-  std::string value;
-  bool text = false;  // from the input or a message: guarded against formula evaluation
-};
-
 CsvCell Text(std::string s) {
-  return {std::move(s), true};
+  return CsvText(std::move(s));
 }
 CsvCell Number(int64_t v) {
-  return {std::to_string(v), false};
+  return CsvNumber(v);
 }
 CsvCell Number(const std::optional<int64_t>& v) {
-  return v ? Number(*v) : CsvCell{};
+  return CsvNumber(v);
 }
 
 struct CsvColumn {
@@ -168,45 +164,6 @@ const std::vector<CsvColumn>& Columns() {
       {"warnings", [](const PodSizing& s) { return Text(Joined(s.warnings)); }},
   };
   return columns;
-}
-
-// OWASP ASVS 5.0 1.2.10 and OWASP "CSV Injection": a leading = + - @ TAB CR (or NUL) makes spreadsheets
-// read the cell as a formula. A lone "-" (the source of stdin) has no operand to evaluate and stays as is.
-bool FormulaLeader(std::string_view v) {
-  if (v.empty() || v == "-") return false;
-  switch (v.front()) {
-    case '=':
-    case '+':
-    case '-':
-    case '@':
-    case '\t':
-    case '\r':
-    case '\0':
-      return true;
-    default:
-      return false;
-  }
-}
-
-// RFC 4180 section 2, rules 6 and 7: a field holding a separator, a quote or a line break is enclosed in
-// double quotes, and a quote inside it is doubled.
-void AppendField(std::string& out, const CsvCell& cell) {
-  std::string_view v = cell.value;
-  std::string guarded;
-  if (cell.text && FormulaLeader(v)) {
-    guarded = "'" + cell.value;
-    v = guarded;
-  }
-  if (v.find_first_of(std::string_view(",\"\r\n", 4)) == std::string_view::npos) {
-    out += v;
-    return;
-  }
-  out += '"';
-  for (char c : v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
 }
 
 }  // namespace
@@ -308,7 +265,7 @@ std::string SizeReportCsv(const SizeReport& report) {
   for (const auto& s : report.pods) {
     for (size_t i = 0; i < columns.size(); ++i) {
       if (i > 0) out += ',';
-      AppendField(out, columns[i].cell(s));
+      AppendCsvField(out, columns[i].cell(s));
     }
     out += "\r\n";
   }

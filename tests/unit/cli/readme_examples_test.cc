@@ -188,6 +188,39 @@ std::map<std::string, Check> Expectations() {
           EXPECT_NE(r.err.find("/etc/containerd/config.toml"), std::string::npos) << r.err;
         }
       };
+  want
+      ["uvm-sizer capacity --pods examples/cluster/pods.json --nodes examples/cluster/nodes.json "
+       "--runtimeclasses examples/cluster/runtimeclasses.yaml --shape examples/cluster/shapes/web.yaml "
+       "--shape "
+       "examples/cluster/shapes/batch.yaml"] = [](const ProcessResult& r, const std::string&) {
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        // The README prints this output: the node worked by hand in tests/unit/cli/capacity_test.cc.
+        auto rows = TextRowsOf(r.out, "aks-kata-12345678-vmss000001 ");
+        ASSERT_EQ(rows.size(), 3u) << r.out;
+        EXPECT_EQ(Fields(rows[1]), (std::vector<std::string>{"aks-kata-12345678-vmss000001", "web", "11", "2",
+                                                             "9", "cpu", "memory"}));
+        std::ifstream readme(std::string(UVM_SOURCE_DIR) + "/README.md");
+        std::string text((std::istreambuf_iterator<char>(readme)), {});
+        std::istringstream out(r.out);
+        for (std::string line; std::getline(out, line);) {
+          if (line.empty()) continue;
+          EXPECT_NE(text.find("    " + line + "\n"), std::string::npos)
+              << "README lacks output line: " << line;
+        }
+      };
+  want
+      ["uvm-sizer capacity --pods examples/cluster/pods.json --nodes examples/cluster/nodes.json "
+       "--runtimeclasses examples/cluster/runtimeclasses.yaml --shape examples/cluster/shapes/web.yaml -o "
+       "json "
+       "--plot ledger.png"] = [](const ProcessResult& r, const std::string& dir) {
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        json j = Json(r);
+        EXPECT_EQ(j["nodes"].size(), 3u);
+        std::ifstream png(dir + "/ledger.png", std::ios::binary);
+        std::string head(8, '\0');
+        png.read(head.data(), 8);
+        EXPECT_EQ(head, std::string("\x89PNG\r\n\x1a\n", 8));
+      };
   return want;
 }
 
@@ -201,6 +234,10 @@ TEST(ReadmeExamples, EveryCliExampleRunsAsWritten) {
   std::filesystem::create_directories(bin);
   std::filesystem::copy(Fixture("readme"), work, std::filesystem::copy_options::recursive);
   std::filesystem::remove(work + "/runtimeclasses.yaml");  // kubectl's recording, not the user's file
+  // The capacity examples name the repository's example cluster by its path from the repository root.
+  std::filesystem::create_directories(work + "/examples");
+  std::filesystem::copy(std::string(UVM_SOURCE_DIR) + "/examples/cluster", work + "/examples/cluster",
+                        std::filesystem::copy_options::recursive);
   std::filesystem::create_symlink(UVM_SIZER_BIN, bin + "/uvm-sizer");
   // The kubectl stand-in (see the top of this file): recorded output of the commands the README runs.
   WriteExecutable(

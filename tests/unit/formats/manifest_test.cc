@@ -544,6 +544,39 @@ spec:
   EXPECT_EQ(m.pods[2].annotations, (Annotations{{"a", "b"}}));
 }
 
+TEST(Manifest, LivePodsCarryTheirPhaseAndUidTemplatesDoNot) {
+  auto m = MustParse(R"(
+kind: Pod
+metadata: {name: done, uid: 0b6f1a2c-1111-4e5f-8a9b-0c1d2e3f4a5b}
+spec: {nodeName: n1, containers: [{name: c}]}
+status: {phase: Succeeded}
+---
+kind: Pod
+metadata: {name: waiting}
+spec: {containers: [{name: c}]}
+status: {phase: Pending}
+---
+kind: Deployment
+metadata: {name: d, uid: 9a8b7c6d-2222-4e5f-8a9b-0c1d2e3f4a5b}
+spec:
+  template:
+    spec: {containers: [{name: c}]}
+status: {phase: Running}
+)");
+  ASSERT_EQ(m.pods.size(), 3u);
+  EXPECT_EQ(m.pods[0].ref.phase, "Succeeded");
+  EXPECT_EQ(m.pods[0].ref.uid, "0b6f1a2c-1111-4e5f-8a9b-0c1d2e3f4a5b");
+  EXPECT_EQ(m.pods[0].ref.node_name, "n1");
+  EXPECT_EQ(m.pods[1].ref.phase, "Pending");
+  EXPECT_EQ(m.pods[1].ref.node_name, "");
+  // A template's pods are not live: the object's own status and uid are not theirs.
+  EXPECT_EQ(m.pods[2].ref.phase, "");
+  EXPECT_EQ(m.pods[2].ref.uid, "");
+  EXPECT_EQ(
+      ErrorOf("kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c}]}\nstatus: {phase: [a]}\n"),
+      "document 1 (Pod default/p): status.phase: must be a string, got a list");
+}
+
 TEST(Manifest, AnnotationValuesMustBeStrings) {
   auto pod = [](std::string_view annotations) {
     return fmt::format(

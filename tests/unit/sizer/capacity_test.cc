@@ -211,6 +211,18 @@ TEST(CapacityLedger, RefusedShapeFitsNothing) {
   EXPECT_EQ(ledger.fits[0].host.count, 0);
 }
 
+TEST(CapacityLedger, ShapeTheSchedulerKeepsOffTheNodeFitsNothing) {
+  std::vector<Shape> shapes{{.name = "web",
+                             .pod = Ledger(KataPod("web", "1", "2Gi", "1Gi")),
+                             .unschedulable_here = "the node is cordoned"}};
+  NodeLedger ledger = BuildNodeLedger("n", {.memory_bytes = 64 * kGi, .cpu_millis = 64000}, {}, shapes);
+  EXPECT_EQ(ledger.fits[0].scheduler.count, 0);
+  EXPECT_EQ(ledger.fits[0].host.count, 0);
+  EXPECT_EQ(ledger.fits[0].gap, 0);
+  ASSERT_EQ(ledger.notes.size(), 1u);
+  EXPECT_EQ(ledger.notes[0], "shape web: the node is cordoned: none fit");
+}
+
 TEST(CapacityLedger, ClusterRowSumsNodes) {
   std::vector<Shape> shapes{{.name = "web", .pod = Ledger(KataPod("web", "1", "2Gi", "1Gi"))}};
   std::vector<LedgerPod> one{Ledger(KataPod("web-1", "1", "2Gi", "1Gi"))};
