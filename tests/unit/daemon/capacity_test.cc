@@ -247,7 +247,7 @@ class NodeLedgerTest : public ::testing::Test {
  protected:
   NodeLedgerTest() : log_(Priority::kDebug, [](std::string_view) {}) {}
 
-  ReconcileSetup Setup() const {
+  ReconcileSetup LedgerSetup() const {
     ReconcileSetup s;
     s.capacity.node = "node-1";
     s.capacity.allocatable = {.memory_bytes = 12 * kGib, .cpu_millis = 8000, .pods = 30};
@@ -261,7 +261,7 @@ class NodeLedgerTest : public ::testing::Test {
     s.capacity.shapes = {sizer::Shape{.name = "web", .pod = shape}};
     return s;
   }
-  Reconciler Make() { return Reconciler(Setup(), cgroups_, guest_, metrics_, log_); }
+  Reconciler Make() { return Reconciler(LedgerSetup(), cgroups_, guest_, metrics_, log_); }
   void Round(Reconciler& r) {
     r.Apply(FetchRuntime(runtime_, r.InspectedIds(), false, r.DynamicHandlers(), r.VmHandlers()));
   }
@@ -382,7 +382,7 @@ TEST_F(NodeLedgerTest, MeasuredOverheadComesWithTheGuestsAnswerAndGoesWithoutIt)
 
 TEST_F(NodeLedgerTest, ReconfiguredShapesReplaceTheirSeries) {
   Reconciler r = Make();
-  ReconcileSetup next = Setup();
+  ReconcileSetup next = LedgerSetup();
   next.capacity.shapes[0].name = "api";
   // A shape that requests nothing, on a node without a pod limit: unbounded, so no fit series.
   next.capacity.shapes.push_back(sizer::Shape{.name = "idle", .pod = {}});
