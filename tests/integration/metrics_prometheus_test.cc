@@ -40,6 +40,7 @@
 #include "tests/integration/daemon_process.h"
 #include "tests/integration/harness/containerd_fixture.h"
 #include "tests/support/http_client.h"
+#include "tests/support/prometheus_process.h"
 #include "tests/support/subprocess.h"
 
 namespace uvm::metrics {
@@ -55,40 +56,15 @@ constexpr int64_t kMib = 1024 * 1024;
 // Not a performance assertion: only "it never happened".
 constexpr auto kPatience = 45s;
 
-// A Prometheus in a temp dir of its own, killed and removed by the destructor, whatever happened.
-class PrometheusProcess {
+// A real Prometheus scraping the given targets every second with the shipped rules loaded
+// (tests/support/prometheus_process.h runs it), and the queries the tests ask of it.
+class RulesPrometheus {
  public:
-  ~PrometheusProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      bool exited = false;
-      for (int i = 0; i < 100 && !exited; ++i) {
-        exited = ::waitpid(pid_, &status, WNOHANG) == pid_;
-        if (!exited) std::this_thread::sleep_for(50ms);
-      }
-      if (!exited) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-      }
-    }
-    if (!dir_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
-  }
-
   // Starts Prometheus scraping 127.0.0.1:`target_port` every second with the rules file loaded.
   Status Start(uint16_t target_port) { return Start({{"uvm-sizer", target_port}}); }
   // The same with one scrape job per (job name, port).
   Status Start(const std::vector<std::pair<std::string, uint16_t>>& jobs) {
-    char tmpl[] = "/tmp/uvm-metrics-prometheus-XXXXXX";
-    if (!::mkdtemp(tmpl)) return Error{fmt::format("mkdtemp {}: {}", tmpl, std::strerror(errno))};
-    dir_ = tmpl;
-    auto port = testing::FreeLoopbackPort();
-    if (!port) return port.error();
-    port_ = *port;
-    std::string config = dir_ + "/prometheus.yml";
+    UVM_TRY(process_.MakeDir("uvm-metrics-prometheus"));
     std::string scrape_configs;
     for (const auto& [job, target_port] : jobs) {
       scrape_configs += fmt::format(
@@ -97,54 +73,21 @@ class PrometheusProcess {
           "      - targets: ['127.0.0.1:{}']\n",
           job, target_port);
     }
-    std::ofstream(config) << fmt::format(
-        "global:\n"
-        "  scrape_interval: 1s\n"
-        "  scrape_timeout: 1s\n"
-        "  evaluation_interval: 1s\n"
-        "rule_files:\n"
-        "  - {}\n"
-        "scrape_configs:\n"
-        "{}",
-        UVM_RULES_FILE, scrape_configs);
-    log_ = dir_ + "/prometheus.log";
-    std::vector<std::string> args{
-        UVM_PROMETHEUS_BIN, "--config.file=" + config, "--storage.tsdb.path=" + dir_ + "/data",
-        fmt::format("--web.listen-address=127.0.0.1:{}", port_), "--log.level=info"};
-    pid_t pid = ::fork();
-    if (pid < 0) return Error{fmt::format("fork: {}", std::strerror(errno))};
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed or killed test
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      if (::chdir(dir_.c_str()) != 0) ::_exit(126);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    pid_ = pid;
-    // Ready = TSDB open and rules loaded; a bind failure (port taken meanwhile) shows up as an exit.
-    auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return Error{fmt::format("prometheus exited early (status {}):\n{}", status, LogTail())};
-      }
-      auto r = testing::HttpGet("127.0.0.1", port_, "/-/ready", 2000);
-      if (r && r->status == 200) return {};
-      std::this_thread::sleep_for(100ms);
-    }
-    return Error{fmt::format("prometheus not ready on port {}:\n{}", port_, LogTail())};
+    return process_.Start(UVM_PROMETHEUS_BIN,
+                          fmt::format("global:\n"
+                                      "  scrape_interval: 1s\n"
+                                      "  scrape_timeout: 1s\n"
+                                      "  evaluation_interval: 1s\n"
+                                      "rule_files:\n"
+                                      "  - {}\n"
+                                      "scrape_configs:\n"
+                                      "{}",
+                                      UVM_RULES_FILE, scrape_configs),
+                          kPatience);
   }
 
   uvm::Result<json> Get(const std::string& target) const {
-    auto r = testing::HttpGet("127.0.0.1", port_, target);
+    auto r = testing::HttpGet("127.0.0.1", process_.port(), target);
     if (!r) return r.error();
     if (r->status != 200) return Error{fmt::format("GET {}: HTTP {}: {}", target, r->status, r->body)};
     try {
@@ -169,18 +112,12 @@ class PrometheusProcess {
     return last;
   }
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return process_.port(); }
 
-  std::string LogTail() const {
-    std::ifstream in(log_);
-    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return all.size() > 4000 ? all.substr(all.size() - 4000) : all;
-  }
+  std::string LogTail() const { return process_.LogTail(); }
 
  private:
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-  std::string dir_, log_;
+  testing::PrometheusProcess process_;
 };
 
 bool NonEmpty(const json& v) {
@@ -221,7 +158,7 @@ class MetricsPrometheusTest : public ::testing::Test {
       setup_error_ = st.error().message;
       return;
     }
-    prometheus_ = new PrometheusProcess();
+    prometheus_ = new RulesPrometheus();
     auto started = prometheus_->Start(metrics_->ListeningPorts().at(0));
     if (!started) setup_error_ = started.error().message;
   }
@@ -250,7 +187,7 @@ class MetricsPrometheusTest : public ::testing::Test {
   }
 
   static inline DaemonMetrics* metrics_ = nullptr;
-  static inline PrometheusProcess* prometheus_ = nullptr;
+  static inline RulesPrometheus* prometheus_ = nullptr;
   static inline std::string setup_error_;
 };
 
@@ -817,7 +754,7 @@ class CapacityEndToEnd : public uvm::testing::ContainerdTest {
     if (!daemon) return "daemon: " + daemon.error().message;
     daemon_ = std::move(*daemon);
 
-    prometheus_ = std::make_unique<PrometheusProcess>();
+    prometheus_ = std::make_unique<RulesPrometheus>();
     if (auto st = prometheus_->Start(
             {{"uvm-sizer", daemon_->metrics_port()}, {"kube-state-metrics", ksm_->port()}});
         !st) {
@@ -844,7 +781,7 @@ class CapacityEndToEnd : public uvm::testing::ContainerdTest {
   static inline std::vector<KsmPod> ksm_pods_;
   static inline std::unique_ptr<uvm::testing::DaemonProcess> daemon_;
   static inline std::unique_ptr<StaticExposition> ksm_;
-  static inline std::unique_ptr<PrometheusProcess> prometheus_;
+  static inline std::unique_ptr<RulesPrometheus> prometheus_;
 };
 
 TEST_F(CapacityEndToEnd, BothViewsFitAndGapComeFromTheDaemonAndKubeStateMetrics) {

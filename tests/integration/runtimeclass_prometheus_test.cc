@@ -3,11 +3,7 @@
 // openmetrics`, and Prometheus serves that TSDB. The CLI's recommendation must equal the pure recommender's
 // on the same numbers (per-pod peaks), Prometheus's hostile values (NaN, +Inf, huge, negative) are refused
 // per pod with a note, and Prometheus's own error answers come out as clear errors.
-#include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -27,6 +23,7 @@
 
 #include "sizer/recommend.h"
 #include "tests/support/http_client.h"
+#include "tests/support/prometheus_process.h"
 #include "tests/support/subprocess.h"
 
 namespace uvm::testing {
@@ -132,87 +129,19 @@ std::vector<sizer::OverheadSample> ExpectedSamples(const std::vector<PodSeries>&
   return out;
 }
 
-// A Prometheus serving a backfilled TSDB in a temp dir of its own; killed and removed by the destructor.
-class BackfilledPrometheus {
- public:
-  ~BackfilledPrometheus() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      bool exited = false;
-      for (int i = 0; i < 100 && !exited; ++i) {
-        exited = ::waitpid(pid_, &status, WNOHANG) == pid_;
-        if (!exited) std::this_thread::sleep_for(50ms);
-      }
-      if (!exited) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-      }
-    }
-    std::error_code ec;
-    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
-  }
-
-  Status Start(const std::string& openmetrics) {
-    char tmpl[] = "/tmp/uvm-runtimeclass-prometheus-XXXXXX";
-    if (!::mkdtemp(tmpl)) return Error{fmt::format("mkdtemp: {}", std::strerror(errno))};
-    dir_ = tmpl;
-    std::ofstream(dir_ + "/samples.om") << openmetrics;
-    auto backfill = RunProcess({UVM_PROMTOOL_BIN, "tsdb", "create-blocks-from", "openmetrics",
-                                dir_ + "/samples.om", dir_ + "/data"});
-    if (backfill.exit_code != 0)
-      return Error{
-          fmt::format("promtool backfill failed ({}): {}{}", backfill.exit_code, backfill.out, backfill.err)};
-    std::ofstream(dir_ + "/prometheus.yml") << "global:\n  scrape_interval: 15s\n";
-    auto port = FreeLoopbackPort();
-    if (!port) return port.error();
-    port_ = *port;
-    log_ = dir_ + "/prometheus.log";
-    std::vector<std::string> args{UVM_PROMETHEUS_BIN, "--config.file=" + dir_ + "/prometheus.yml",
-                                  "--storage.tsdb.path=" + dir_ + "/data",
-                                  fmt::format("--web.listen-address=127.0.0.1:{}", port_)};
-    pid_t pid = ::fork();
-    if (pid < 0) return Error{fmt::format("fork: {}", std::strerror(errno))};
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    pid_ = pid;
-    auto deadline = std::chrono::steady_clock::now() + 45s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return Error{fmt::format("prometheus exited early (status {}):\n{}", status, LogTail())};
-      }
-      auto r = HttpGet("127.0.0.1", port_, "/-/ready", 2000);
-      if (r && r->status == 200) return {};
-      std::this_thread::sleep_for(100ms);
-    }
-    return Error{fmt::format("prometheus not ready on port {}:\n{}", port_, LogTail())};
-  }
-
-  std::string url() const { return fmt::format("http://127.0.0.1:{}", port_); }
-  std::string LogTail() const {
-    std::ifstream in(log_);
-    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return all.size() > 4000 ? all.substr(all.size() - 4000) : all;
-  }
-
- private:
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-  std::string dir_, log_;
-};
+// Starts `prometheus` on a TSDB backfilled from `openmetrics` (promtool tsdb create-blocks-from
+// openmetrics): known samples at known times, nothing scraped.
+Status StartBackfilled(PrometheusProcess& prometheus, const std::string& openmetrics) {
+  UVM_TRY(prometheus.MakeDir("uvm-runtimeclass-prometheus"));
+  const std::string& dir = prometheus.dir();
+  std::ofstream(dir + "/samples.om") << openmetrics;
+  auto backfill = RunProcess(
+      {UVM_PROMTOOL_BIN, "tsdb", "create-blocks-from", "openmetrics", dir + "/samples.om", dir + "/data"});
+  if (backfill.exit_code != 0)
+    return Error{
+        fmt::format("promtool backfill failed ({}): {}{}", backfill.exit_code, backfill.out, backfill.err)};
+  return prometheus.Start(UVM_PROMETHEUS_BIN, "global:\n  scrape_interval: 15s\n", 45s);
+}
 
 ProcessResult Cli(std::vector<std::string> args) {
   args.insert(args.begin(), {UVM_SIZER_BIN, "runtimeclass"});
@@ -222,9 +151,10 @@ ProcessResult Cli(std::vector<std::string> args) {
 class RuntimeClassPrometheus : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    prometheus_ = new BackfilledPrometheus();
+    prometheus_ = new PrometheusProcess();
     // The last sample ten minutes ago: inside a 7d window, outside a 5m one.
-    auto st = prometheus_->Start(OpenMetrics(DataSet(), static_cast<int64_t>(std::time(nullptr)) - 600));
+    auto st =
+        StartBackfilled(*prometheus_, OpenMetrics(DataSet(), static_cast<int64_t>(std::time(nullptr)) - 600));
     if (!st) setup_error_ = st.error().message;
   }
   static void TearDownTestSuite() {
@@ -235,10 +165,10 @@ class RuntimeClassPrometheus : public ::testing::Test {
   void TearDown() override {
     if (HasFailure() && prometheus_) std::cerr << "prometheus log:\n" << prometheus_->LogTail() << '\n';
   }
-  static BackfilledPrometheus* prometheus_;
+  static PrometheusProcess* prometheus_;
   static std::string setup_error_;
 };
-BackfilledPrometheus* RuntimeClassPrometheus::prometheus_ = nullptr;
+PrometheusProcess* RuntimeClassPrometheus::prometheus_ = nullptr;
 std::string RuntimeClassPrometheus::setup_error_;
 
 TEST_F(RuntimeClassPrometheus, RecommendsWhatThePureRecommenderDoesOnTheSameNumbers) {
