@@ -205,21 +205,6 @@ TEST(CliCapacity, CsvHasTheJsonNumbers) {
   EXPECT_EQ(records[3][col("gap")], "9");
 }
 
-std::vector<std::string> RowsStartingWith(const std::string& out, const std::string& prefix) {
-  std::vector<std::string> rows;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with(prefix)) rows.push_back(line);
-  return rows;
-}
-
-std::vector<std::string> Fields(const std::string& row) {
-  std::vector<std::string> out;
-  std::istringstream in(row);
-  for (std::string f; in >> f;) out.push_back(f);
-  return out;
-}
-
 TEST(CliCapacity, TextShowsBothViewsFitGapAndBinding) {
   auto r = Cli(ExampleArgs());
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -105,6 +106,23 @@ inline std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
   EXPECT_FALSE(in_quotes) << "unterminated quoted field";
   EXPECT_TRUE(field.empty() && record.empty()) << "the last record does not end in CRLF";
   return records;
+}
+
+// The lines of a text table that start with `prefix` (a node name, a column header).
+inline std::vector<std::string> RowsStartingWith(const std::string& out, const std::string& prefix) {
+  std::vector<std::string> rows;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with(prefix)) rows.push_back(line);
+  return rows;
+}
+
+// A text-table row split on runs of spaces (names in the fixtures hold none).
+inline std::vector<std::string> Fields(const std::string& row) {
+  std::vector<std::string> out;
+  std::istringstream in(row);
+  for (std::string f; in >> f;) out.push_back(f);
+  return out;
 }
 
 }  // namespace uvm::cli_test

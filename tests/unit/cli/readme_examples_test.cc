@@ -55,28 +55,12 @@ void WriteExecutable(const std::string& path, const std::string& text) {
 // What a line must do; `dir` is the directory it ran in.
 using Check = std::function<void(const ProcessResult& r, const std::string& dir)>;
 
-std::vector<std::string> TextRowsOf(const std::string& out, const std::string& needle) {
-  std::vector<std::string> rows;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with(needle)) rows.push_back(line);
-  return rows;
-}
-
-// A text-table row split on runs of spaces (names in these fixtures hold none).
-std::vector<std::string> Fields(const std::string& row) {
-  std::vector<std::string> out;
-  std::istringstream in(row);
-  for (std::string f; in >> f;) out.push_back(f);
-  return out;
-}
-
 std::map<std::string, Check> Expectations() {
   std::map<std::string, Check> want;
   want["uvm-sizer size deploy.yaml                      # table per pod, then totals per handler"] =
       [](const ProcessResult& r, const std::string&) {
         EXPECT_EQ(r.exit_code, 0) << r.err;
-        auto rows = TextRowsOf(r.out, "Deployment default/web ");
+        auto rows = RowsStartingWith(r.out, "Deployment default/web ");
         ASSERT_EQ(rows.size(), 1u) << r.out;
         // kata-vm-isolation -> kata (built-in alias), 1 CPU + 1Gi: 2 vCPUs, 256 + 1024 MiB; nothing declared.
         auto fields = Fields(rows[0]);
@@ -85,7 +69,7 @@ std::map<std::string, Check> Expectations() {
         EXPECT_EQ(fields[3], "aks-kata-256") << rows[0];
         EXPECT_NE(rows[0].find(" 1280Mi "), std::string::npos) << rows[0];
         EXPECT_NE(r.out.find("\nTotals:\n"), std::string::npos) << r.out;
-        EXPECT_EQ(TextRowsOf(r.out, "(all)").size(), 1u) << r.out;
+        EXPECT_EQ(RowsStartingWith(r.out, "(all)").size(), 1u) << r.out;
         EXPECT_NE(r.out.find("kind Service skipped"), std::string::npos) << r.out;
       };
   // Two YAML streams joined without `---` between them: needs the reader to start a new object at a
@@ -94,12 +78,12 @@ std::map<std::string, Check> Expectations() {
       ["kubectl get runtimeclass -o yaml | cat - deploy.yaml | uvm-sizer size -   # RuntimeClasses in the "
        "input apply"] = [](const ProcessResult& r, const std::string&) {
         EXPECT_EQ(r.exit_code, 0) << r.err;
-        auto rows = TextRowsOf(r.out, "Deployment default/web ");
+        auto rows = RowsStartingWith(r.out, "Deployment default/web ");
         ASSERT_EQ(rows.size(), 1u) << r.out;
         // The recorded RuntimeClass kata-vm-isolation declares 600Mi: the pod cgroup gets 1Gi + 600Mi.
         EXPECT_NE(rows[0].find(" 600Mi "), std::string::npos) << rows[0];
         EXPECT_NE(rows[0].find(" 1624Mi "), std::string::npos) << rows[0];
-        EXPECT_TRUE(TextRowsOf(r.out, "RuntimeClass ").empty()) << r.out;  // not pods
+        EXPECT_TRUE(RowsStartingWith(r.out, "RuntimeClass ").empty()) << r.out;  // not pods
       };
   want["uvm-sizer size -f deploy.yaml -R -f manifests/  # files and directories, as kubectl -f reads them"] =
       [](const ProcessResult& r, const std::string&) {
@@ -114,19 +98,19 @@ std::map<std::string, Check> Expectations() {
         EXPECT_LT(web, api);
         EXPECT_LT(api, report);
         EXPECT_EQ(r.out.find("README.md"), std::string::npos) << r.out;  // not a manifest extension
-        auto all = TextRowsOf(r.out, "(all)");
+        auto all = RowsStartingWith(r.out, "(all)");
         ASSERT_EQ(all.size(), 1u) << r.out;
         EXPECT_EQ(Fields(all[0]).at(1), "3") << all[0];  // PODS
       };
   want["kubectl get pods -A -o json | uvm-sizer size -  # live pods as they run, with their node"] =
       [](const ProcessResult& r, const std::string&) {
         EXPECT_EQ(r.exit_code, 0) << r.err;
-        auto rows = TextRowsOf(r.out, "Pod default/web-7d4b9c8f6d-x2kqp ");
+        auto rows = RowsStartingWith(r.out, "Pod default/web-7d4b9c8f6d-x2kqp ");
         ASSERT_EQ(rows.size(), 1u) << r.out;
         EXPECT_NE(rows[0].find(" 600Mi "), std::string::npos) << rows[0];  // spec.overhead from admission
         // Needs the reader to fill the node (issue 9's reader change).
         EXPECT_NE(rows[0].find("aks-kata-12345678-vmss000000"), std::string::npos) << rows[0];
-        auto all = TextRowsOf(r.out, "(all)");
+        auto all = RowsStartingWith(r.out, "(all)");
         ASSERT_EQ(all.size(), 1u) << r.out;
         EXPECT_EQ(Fields(all[0]).at(1), "4") << all[0];  // PODS
       };
@@ -157,7 +141,7 @@ std::map<std::string, Check> Expectations() {
   want["uvm-sizer size deploy.yaml --profile aks-2025   # size as AKS does since 2025"] =
       [](const ProcessResult& r, const std::string&) {
         EXPECT_EQ(r.exit_code, 0) << r.err;
-        auto rows = TextRowsOf(r.out, "Deployment default/web ");
+        auto rows = RowsStartingWith(r.out, "Deployment default/web ");
         ASSERT_EQ(rows.size(), 1u) << r.out;
         EXPECT_NE(rows[0].find("aks-2025"), std::string::npos) << rows[0];
         EXPECT_NE(rows[0].find(" 1024Mi "), std::string::npos) << rows[0];  // no base: the limit alone
@@ -195,7 +179,7 @@ std::map<std::string, Check> Expectations() {
        "examples/cluster/shapes/batch.yaml"] = [](const ProcessResult& r, const std::string&) {
         EXPECT_EQ(r.exit_code, 0) << r.err;
         // The README prints this output: the node worked by hand in tests/unit/cli/capacity_test.cc.
-        auto rows = TextRowsOf(r.out, "aks-kata-12345678-vmss000001 ");
+        auto rows = RowsStartingWith(r.out, "aks-kata-12345678-vmss000001 ");
         ASSERT_EQ(rows.size(), 3u) << r.out;
         EXPECT_EQ(Fields(rows[1]), (std::vector<std::string>{"aks-kata-12345678-vmss000001", "web", "11", "2",
                                                              "9", "cpu", "memory"}));
