@@ -458,8 +458,8 @@ std::vector<ConfigKey> MakeKeys() {
   keys.push_back(
       StringKey("node.kubelet_flags", kLive, R"("/etc/sysconfig/kubelet")",
                 "A file of kubelet flags (--kube-reserved, --system-reserved, --eviction-hard), as "
-                "AKS writes it: the source of allocatable when there is no KubeletConfiguration "
-                "file. Missing: the kubelet's defaults; empty: not read.",
+                "AKS writes it: a flag given here overrides that field of the KubeletConfiguration "
+                "file, as the kubelet's flags do. Missing: not counted; empty: not read.",
                 UVM_FIELD(node.kubelet_flags), CheckAbsoluteOrEmpty));
 
   keys.push_back(StringsKey("capacity.shapes", R"(["/etc/uvm-sizer/shapes/*.yaml"])",

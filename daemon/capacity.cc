@@ -98,20 +98,25 @@ Result<NodeCapacity> ResolveAllocatable(const DaemonConfig::Capacity& overrides,
   AllocatableSource from = AllocatableSource::kKubeletDefaults;
   std::string from_text = "kubelet-defaults (MemTotal and online CPUs, 100Mi eviction threshold)";
   bool need_files = !overrides.allocatable_memory_bytes || !overrides.allocatable_cpu_millis;
+  // Both files count where both exist: the kubelet reads its --config file, then its flags override the
+  // fields they set.
+  std::vector<std::string> files;
   if (need_files && kubelet_config.text) {
     auto r = sizer::formats::ParseKubeletConfiguration(*kubelet_config.text);
     if (!r)
       return Invalid(fmt::format("node.kubelet_config: {}: {}", kubelet_config.path, r.error().message));
     reservations = *r;
     from = AllocatableSource::kKubeletConfig;
-    from_text = fmt::format("kubelet-config {}", kubelet_config.path);
-  } else if (need_files && kubelet_flags.text) {
-    auto r = sizer::formats::ParseKubeletFlags(*kubelet_flags.text);
-    if (!r) return Invalid(fmt::format("node.kubelet_flags: {}: {}", kubelet_flags.path, r.error().message));
-    reservations = *r;
-    from = AllocatableSource::kKubeletFlags;
-    from_text = fmt::format("kubelet-flags {}", kubelet_flags.path);
+    files.push_back(fmt::format("kubelet-config {}", kubelet_config.path));
   }
+  if (need_files && kubelet_flags.text) {
+    auto r = sizer::formats::ParseKubeletFlags(*kubelet_flags.text, reservations);
+    if (!r) return Invalid(fmt::format("node.kubelet_flags: {}: {}", kubelet_flags.path, r.error().message));
+    if (files.empty()) from = AllocatableSource::kKubeletFlags;
+    files.push_back(fmt::format("kubelet-flags {}", kubelet_flags.path));
+    reservations = *r;
+  }
+  if (!files.empty()) from_text = fmt::format("{}", fmt::join(files, " + "));
   sizer::NodeAllocatable derived =
       sizer::AllocatableFromCapacity(machine.memory_total_bytes, int64_t{machine.online_cpus} * 1000,
                                      overrides.allocatable_pods.value_or(0), reservations);
@@ -150,7 +155,7 @@ Result<NodeCapacity> LoadNodeCapacity(const DaemonConfig& config, const sizer::P
     if (text) {
       file.text = std::move(*text);
     } else if (text.error().code == ErrorCode::kNotFound) {
-      notes.push_back(fmt::format("{}: {} does not exist: next source of allocatable", key, path));
+      notes.push_back(fmt::format("{}: {} does not exist: not counted in allocatable", key, path));
     } else {
       return Error{.message = fmt::format("{}: {}", key, text.error().message), .code = text.error().code};
     }
@@ -160,8 +165,7 @@ Result<NodeCapacity> LoadNodeCapacity(const DaemonConfig& config, const sizer::P
   bool need_files = !config.capacity.allocatable_memory_bytes || !config.capacity.allocatable_cpu_millis;
   auto kubelet_config = read_optional("node.kubelet_config", need_files ? config.node.kubelet_config : "");
   if (!kubelet_config) return kubelet_config.error();
-  auto kubelet_flags = read_optional("node.kubelet_flags",
-                                     need_files && !kubelet_config->text ? config.node.kubelet_flags : "");
+  auto kubelet_flags = read_optional("node.kubelet_flags", need_files ? config.node.kubelet_flags : "");
   if (!kubelet_flags) return kubelet_flags.error();
   auto capacity = ResolveAllocatable(config.capacity, *kubelet_config, *kubelet_flags, machine);
   if (!capacity) return capacity.error();

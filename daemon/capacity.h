@@ -33,8 +33,8 @@ Result<MachineFacts> ReadMachineFacts();
 // Where the allocatable of each resource came from.
 enum class AllocatableSource {
   kConfig,           // [capacity] allocatable_*
-  kKubeletConfig,    // node.kubelet_config
-  kKubeletFlags,     // node.kubelet_flags
+  kKubeletConfig,    // node.kubelet_config (and node.kubelet_flags over it, where both exist)
+  kKubeletFlags,     // node.kubelet_flags alone
   kKubeletDefaults,  // capacity less the kubelet's defaults (100Mi eviction threshold)
 };
 const char* AllocatableSourceName(AllocatableSource source);  // "config", "kubelet-config", ...
@@ -57,10 +57,11 @@ struct KubeletFileText {
   std::optional<std::string> text;
 };
 
-// Pure: allocatable = the [capacity] overrides, else the KubeletConfiguration file, else the flags file,
-// else the kubelet's defaults, each applied to the machine's capacity (AllocatableFromCapacity). A file
-// that does not parse is an error naming its config key and path ("node.kubelet_config:
-// /var/lib/kubelet/config.yaml: evictionHard: ..."); a file that is there wins even when it sets nothing.
+// Pure: allocatable = the [capacity] overrides, else the KubeletConfiguration file with the flags file's
+// flags over it (the kubelet's own precedence: a flag replaces the field it sets; either file alone counts
+// too), else the kubelet's defaults, each applied to the machine's capacity (AllocatableFromCapacity). A
+// file that does not parse is an error naming its config key and path ("node.kubelet_config:
+// /var/lib/kubelet/config.yaml: evictionHard: ..."); a file that is there counts even when it sets nothing.
 Result<NodeCapacity> ResolveAllocatable(const DaemonConfig::Capacity& overrides,
                                         const KubeletFileText& kubelet_config,
                                         const KubeletFileText& kubelet_flags, const MachineFacts& machine);

@@ -216,7 +216,7 @@ Result<KubeletReservations> ParseKubeletConfiguration(std::string_view text) {
   return out;
 }
 
-Result<KubeletReservations> ParseKubeletFlags(std::string_view text) {
+Result<KubeletReservations> ParseKubeletFlags(std::string_view text, const KubeletReservations& file) {
   // The last occurrence of a flag wins (pflag sets the value again).
   std::map<std::string, std::string, std::less<>> last;
   std::vector<std::string> words = Words(text);
@@ -231,7 +231,7 @@ Result<KubeletReservations> ParseKubeletFlags(std::string_view text) {
       }
     }
   }
-  KubeletReservations out;
+  KubeletReservations out = file;
   for (std::string_view flag : {"kube-reserved", "system-reserved"}) {
     auto found = last.find(flag);
     if (found == last.end()) continue;

@@ -17,8 +17,10 @@ namespace uvm::sizer::formats {
 Result<KubeletReservations> ParseKubeletConfiguration(std::string_view text);
 
 // Kubelet flags: a whole /etc/default/kubelet (`KUBELET_FLAGS="..."` and other lines) or a bare command
-// line. Flags other than the three are ignored; `--flag value` and `--flag=value` both work; the last
-// occurrence of a flag wins, as with the kubelet's pflag parsing.
-Result<KubeletReservations> ParseKubeletFlags(std::string_view text);
+// line, applied over `file` (what the KubeletConfiguration file says): a flag given replaces that whole
+// field, as the kubelet's flags override its --config file field by field. Flags other than the three are
+// ignored; `--flag value` and `--flag=value` both work; the last occurrence of a flag wins, as with the
+// kubelet's pflag parsing.
+Result<KubeletReservations> ParseKubeletFlags(std::string_view text, const KubeletReservations& file = {});
 
 }  // namespace uvm::sizer::formats

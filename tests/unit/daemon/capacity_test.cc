@@ -78,11 +78,10 @@ Result<NodeCapacity> Load(const DaemonConfig& c) {
   return LoadNodeCapacity(c, sizer::ProfileCatalog::Builtin(), kMachine);
 }
 
-TEST(NodeAllocatable, TheKubeletConfigurationFileWinsOverTheFlagsFile) {
+TEST(NodeAllocatable, TheKubeletConfigurationFileCountsAlone) {
   TempDir dir;
   DaemonConfig c = ConfigIn(dir);
   dir.Write("config.yaml", kKubeletConfig);
-  dir.Write("kubelet", kKubeletFlags);
   auto cap = Load(c);
   ASSERT_TRUE(cap.ok()) << cap.error().message;
   EXPECT_EQ(cap->allocatable.memory_bytes, 16 * kGib - kGib - 512 * kMib - 500 * kMib);
@@ -91,6 +90,22 @@ TEST(NodeAllocatable, TheKubeletConfigurationFileWinsOverTheFlagsFile) {
   EXPECT_EQ(cap->memory_source, AllocatableSource::kKubeletConfig);
   EXPECT_EQ(cap->allocatable_source, "kubelet-config " + c.node.kubelet_config);
   EXPECT_EQ(cap->node, "host-a");  // no [node] name: the hostname
+}
+
+TEST(NodeAllocatable, FlagsOverrideTheFieldsOfTheConfigurationFileTheySet) {
+  // As the kubelet does: --kube-reserved (cpu=200m,memory=2Gi) and --eviction-hard (750Mi) replace the
+  // file's, its systemReserved (400m, 512Mi) stays.
+  TempDir dir;
+  DaemonConfig c = ConfigIn(dir);
+  dir.Write("config.yaml", kKubeletConfig);
+  dir.Write("kubelet", kKubeletFlags);
+  auto cap = Load(c);
+  ASSERT_TRUE(cap.ok()) << cap.error().message;
+  EXPECT_EQ(cap->allocatable.memory_bytes, 16 * kGib - 2 * kGib - 512 * kMib - 750 * kMib);
+  EXPECT_EQ(cap->allocatable.cpu_millis, 4000 - 200 - 400);
+  EXPECT_EQ(cap->memory_source, AllocatableSource::kKubeletConfig);
+  EXPECT_EQ(cap->allocatable_source,
+            "kubelet-config " + c.node.kubelet_config + " + kubelet-flags " + c.node.kubelet_flags);
 }
 
 TEST(NodeAllocatable, WithoutAConfigurationFileTheFlagsFileCounts) {

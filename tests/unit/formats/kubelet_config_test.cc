@@ -104,6 +104,22 @@ TEST(KubeletFlags, SeparateValueQuotesAndLastOneWins) {
   EXPECT_EQ(parsed->eviction_hard_memory_percent, 5.0);
 }
 
+TEST(KubeletFlags, AFlagReplacesTheWholeFieldOfTheFileAndLeavesTheRest) {
+  KubeletReservations file{.kube_reserved_memory_bytes = 1024 * kMi,
+                           .system_reserved_memory_bytes = 512 * kMi,
+                           .kube_reserved_cpu_millis = 100,
+                           .eviction_hard_memory_percent = 5.0};
+  auto parsed = ParseKubeletFlags("--kube-reserved=memory=2Gi --eviction-hard=memory.available<750Mi", file);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(*parsed, (KubeletReservations{.kube_reserved_memory_bytes = 2048 * kMi,
+                                          .system_reserved_memory_bytes = 512 * kMi,
+                                          .kube_reserved_cpu_millis = 0,
+                                          .eviction_hard_memory_bytes = 750 * kMi}));
+  auto none = ParseKubeletFlags("--max-pods=110", file);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, file);
+}
+
 TEST(KubeletFlags, BadValuesNameTheFlag) {
   auto bad_quantity = ParseKubeletFlags("--kube-reserved=memory=lots");
   ASSERT_FALSE(bad_quantity.ok());
