@@ -82,11 +82,11 @@ for stage in "${stages[@]}"; do
     tsan)
       dir=build-tsan
       # Only what the daemon, API and pressure suites run: the daemon unit tests, the daemon binary and
-      # the integration tests that start it (the API server lives in it), the shim-monitor client feeding
-      # the pressure model. The pure pressure math (tests/unit/sizer/pressure_test.cc) is single-threaded:
+      # the integration tests that start it (the API server lives in it; the rules end to end and
+      # runtimeclass --from-node start it too), the shim-monitor client feeding the pressure model. The pure pressure math (tests/unit/sizer/pressure_test.cc) is single-threaded:
       # the ASan tree runs it.
       build_tree "$dir" thread uvm-sizer daemon_tests daemon_integration_tests pressure_integration_tests \
-        guest_integration_tests
+        guest_integration_tests metrics_prometheus_test runtimeclass_node_test
       reports=$root/$dir/sanitizer-reports
       export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$root/tests/sanitizers/tsan.supp:print_suppressions=0:log_path=$reports/tsan:symbolize=1:external_symbolizer_path=$symbolizer"
       run_tests "$dir" -L '^(daemon|api|pressure)$'
