@@ -246,7 +246,11 @@ class ApiServerImpl final : public ApiServer, public pb::UvmSizer::Service {
 
   grpc::Status ListPods(grpc::ServerContext*, const pb::ListPodsRequest*,
                         pb::ListPodsResponse* out) override {
-    for (const auto& p : Snapshot()->pods) ToProto(p, *out->add_pods());
+    // The snapshot is held for the loop: `for (x : Snapshot()->pods)` would free it (and the pods) at once
+    // when a Publish replaced the view meanwhile (a temporary in a range-for initializer dies before the
+    // loop; C++23's P2718 fix is not in GCC 12).
+    auto view = Snapshot();
+    for (const auto& p : view->pods) ToProto(p, *out->add_pods());
     return grpc::Status::OK;
   }
 
@@ -254,7 +258,8 @@ class ApiServerImpl final : public ApiServer, public pb::UvmSizer::Service {
     if (req->sandbox_id().empty() == req->uid().empty()) {
       return {grpc::StatusCode::INVALID_ARGUMENT, "give exactly one of sandbox_id and uid"};
     }
-    for (const auto& p : Snapshot()->pods) {
+    auto view = Snapshot();  // held for the loop, as in ListPods
+    for (const auto& p : view->pods) {
       if ((!req->sandbox_id().empty() && p.sandbox_id == req->sandbox_id()) ||
           (!req->uid().empty() && p.uid == req->uid())) {
         ToProto(p, *out);
