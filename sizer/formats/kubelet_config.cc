@@ -187,8 +187,9 @@ Result<KubeletReservations> ParseKubeletConfiguration(std::string_view text) {
       std::istringstream stream(copy);
       YAML::Parser parser(stream);
       DepthGuard guard;
-      while (parser.HandleNextDocument(guard)) {
-      }
+      // The configuration is the first document, the only one YAML::Load reads. Only that one is
+      // guarded: on some malformed input yaml-cpp 0.7 reports an endless run of empty documents.
+      parser.HandleNextDocument(guard);
     }
     YAML::Node root = YAML::Load(copy);
     if (!root || root.IsNull()) return out;
