@@ -191,7 +191,7 @@ Plot Concurrency(const Summary& summary, const std::vector<Series>& series) {
   }
   plot.script += fmt::format(
       "set xlabel '{}'\nset ylabel 'total (ms)'\nset y2label 'pods/s'\nset ytics nomirror\nset y2tics\n"
-      "set yrange [0:*]\nset y2range [0:*]\nset key outside right\n{}plot {}\n",
+      "set yrange [0:*]\nset y2range [0:*]\nset key below\n{}plot {}\n",
       open ? "arrival rate (pods/s)" : "pods started together (c)", open ? "" : "set logscale x 2\n",
       fmt::join(parts, ", \\\n     "));
   return plot;
@@ -233,7 +233,7 @@ Plot UvmSize(const Summary& summary, const std::vector<Series>& series) {
   }
   plot.script +=
       "set xlabel 'predicted UVM memory (GiB)'\nset ylabel 'RunPodSandbox (ms)'\nset yrange [0:*]\n"
-      "set key outside right\n";
+      "set key below\n";
   for (const std::string& f : functions) plot.script += f + "\n";
   plot.script += fmt::format("plot {}\n", fmt::join(parts, ", \\\n     "));
   return plot;

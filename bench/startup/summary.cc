@@ -335,6 +335,8 @@ Summary Summarize(const RunInfo& info, const std::vector<PodRecord>& pods) {
   summary.info = info;
   summary.pods = static_cast<int>(pods.size());
   Ranks handler_rank, mode_rank, mem_rank, cpu_rank;
+  // Handlers in the run's --handlers order (run.json), then any other in the order of the rows.
+  for (const HandlerEnvironment& h : info.env.handlers) handler_rank.Of(h.handler);
   for (const PodRecord& pod : pods) {
     handler_rank.Of(pod.handler);
     mode_rank.Of(pod.mode);
@@ -375,6 +377,9 @@ Summary Summarize(const RunInfo& info, const std::vector<PodRecord>& pods) {
     members[i].push_back(&pod);
     counted_by_handler[pod.handler].push_back(&pod);
   }
+  std::stable_sort(handlers.begin(), handlers.end(), [&](const std::string& a, const std::string& b) {
+    return handler_rank.Rank(a) < handler_rank.Rank(b);
+  });
   for (size_t i = 0; i < cells.size(); ++i) {
     Cell& cell = cells[i];
     std::vector<const PodRecord*> completed;

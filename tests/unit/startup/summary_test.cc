@@ -2,6 +2,8 @@
 // rows apart, the ratio to runc, the size fit and the containerd cross-check.
 #include "bench/startup/summary.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -161,6 +163,17 @@ TEST(Summary, JsonHasNullP99WithANoteAndStableOrder) {
   EXPECT_EQ(cell["latency_ms"]["total"]["p50"], 110.0);
   EXPECT_EQ(j.begin().key(), "schema_version");
   EXPECT_EQ(j["cells"][1]["total_p50_vs_reference"]["ratio"], 2.0);
+}
+
+TEST(Summary, CellsFollowTheRunsHandlerOrder) {
+  std::vector<PodRecord> pods = HandcraftedRun();
+  std::rotate(pods.begin(), pods.begin() + 2, pods.end());  // a kata row first
+  ASSERT_EQ(pods[0].handler, "kata");
+  RunInfo info = Info();
+  info.env.handlers = {{.handler = "runc"}, {.handler = "kata"}};
+  EXPECT_EQ(Summarize(info, pods).cells[0].key.handler, "runc");
+  info.env.handlers.clear();  // without run.json's list: the order of the rows
+  EXPECT_EQ(Summarize(info, pods).cells[0].key.handler, "kata");
 }
 
 TEST(Summary, P99AppearsAtOneHundredPods) {
