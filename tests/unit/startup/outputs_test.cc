@@ -239,6 +239,34 @@ TEST_F(ResultDirs, ReportMarksStandInRowsAndComparesWithRunc) {
   EXPECT_NE(md.find("n/a"), std::string::npos) << md;  // p99 below 100 pods
 }
 
+TEST_F(ResultDirs, RunsWithoutCompletedPodsStillGiveEveryFile) {
+  // A handler that does not exist: only error rows. And a run cut short before its first pod.
+  std::vector<PodRecord> failed = {Failed("nope", 1, 1, 0, "UNKNOWN"), Failed("nope", 1, 2, 1000, "UNKNOWN")};
+  for (const auto& pods : {failed, std::vector<PodRecord>{}}) {
+    fs::path dir = NewDir(pods.empty() ? "empty" : "failed");
+    ASSERT_TRUE(WriteRunOutputs(dir.string(), Info("f"), pods).ok());
+    if (!FindGnuplot().empty()) {
+      for (const char* name : {"cdf", "phases", "concurrency", "uvm-size"}) {
+        EXPECT_TRUE(fs::exists(dir / (std::string(name) + ".svg"))) << name;
+        EXPECT_FALSE(fs::exists(dir / (std::string(name) + ".gnuplot.log")))
+            << Slurp(dir / (std::string(name) + ".gnuplot.log"));
+      }
+    }
+    auto summary = nlohmann::json::parse(Slurp(dir / "summary.json"));
+    if (pods.empty()) {
+      EXPECT_TRUE(summary["cells"].empty());
+      continue;
+    }
+    ASSERT_EQ(summary["cells"].size(), 1u);
+    EXPECT_EQ(summary["cells"][0]["failed"], 2);
+    EXPECT_EQ(summary["cells"][0]["failures_by_code"]["UNKNOWN"], 2);
+    EXPECT_TRUE(summary["cells"][0]["throughput_pods_per_s"].is_null());
+    EXPECT_EQ(summary["cells"][0]["share_total_within_5s"], 0.0);
+    EXPECT_NE(Slurp(dir / "report.md").find("| 2 | 2 (UNKNOWN 2) | — | — | — | — |"), std::string::npos)
+        << Slurp(dir / "report.md");
+  }
+}
+
 TEST(Plots, DataAndScriptsNameEveryHandler) {
   const std::vector<PodRecord> pods = SyntheticRun(1);
   const Summary summary = Summarize(Info("a"), pods);
