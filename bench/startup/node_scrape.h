@@ -63,8 +63,13 @@ std::string MetricsUrlWithDefaultPath(NodeMetricsSource source, std::string_view
 // a source that cannot be fetched or parsed is an error row of the report.
 Result<ScrapeReport> Scrape(const ScrapeOptions& options);
 
-// The text table (stdout of `scrape`) and the JSON (`scrape --json`, for machines; schema in
-// bench/startup/README.md: {"resolution":"bucket","sources":[{"source","url","error","rows":[...]}]}).
+// The text table (stdout of `scrape`) and the JSON (`scrape --json`, for machines):
+//   {"resolution": "bucket", "note": "...",
+//    "sources": [{"source": "kubelet"|"containerd", "url": "...", "error": null | {"message", "code"},
+//                 "key_is_runtime_type": true (containerd only),
+//                 "rows": [{"metric", "key_label", "key", "phase", "n", "sum_s", "mean_s" (null when n = 0),
+//                           "top_bucket_s", "p50_s", "p50_above_top_bucket", "p90_s", ..., "p99_s", ...}]}]}
+// A pNN_s is null when the quantile lies beyond top_bucket_s (pNN_above_top_bucket true) or n = 0.
 std::string RenderScrapeText(const ScrapeReport& report);
 std::string RenderScrapeJson(const ScrapeReport& report);
 
