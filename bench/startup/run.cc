@@ -849,7 +849,7 @@ int Runner::Run() {
   ::getrusage(RUSAGE_SELF, &usage_before);
 
   info_.run_id = run_id_;
-  info_.tool_version = "uvm-sizer-startup 1";
+  info_.tool_version = UVM_SIZER_VERSION;
   info_.command_line = command_line_;
   info_.started_at = Rfc3339Utc(NowNs(CLOCK_REALTIME));
   info_.cri_endpoint = plan_.endpoint;

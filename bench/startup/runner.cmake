@@ -14,3 +14,4 @@ find_package(Threads REQUIRED)
 target_link_libraries(uvm_startup_runner PUBLIC uvm_startup_runner_plan
                       PRIVATE uvm_kubelet_plugin uvm_cgroups uvm_guest uvm_startup_model uvm_startup_node_metrics
                               CLI11::CLI11 fmt::fmt Threads::Threads)
+target_compile_definitions(uvm_startup_runner PRIVATE UVM_SIZER_VERSION="${UVM_SIZER_VERSION}")
