@@ -3,7 +3,7 @@
 # containerd's own /v1/metrics for the cross-check. Root; Debian packages containerd runc gcc libc6-dev.
 if(TARGET uvm_containerd_fixture AND TARGET uvm-sizer-startup AND TARGET uvm-sizer)
   add_executable(startup_integration_tests ${CMAKE_CURRENT_LIST_DIR}/startup_run_test.cc)
-  target_link_libraries(startup_integration_tests PRIVATE uvm_containerd_fixture uvm_test_support uvm_startup_model
+  target_link_libraries(startup_integration_tests PRIVATE uvm_containerd_fixture uvm_test_support uvm_startup_model uvm_startup_runner_plan
                         nlohmann_json::nlohmann_json fmt::fmt GTest::gtest_main)
   target_compile_definitions(startup_integration_tests PRIVATE
     UVM_SIZER_STARTUP_BIN="$<TARGET_FILE:uvm-sizer-startup>" UVM_SIZER_BIN="$<TARGET_FILE:uvm-sizer>")

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "bench/startup/outputs.h"
+#include "bench/startup/run_plan.h"
 #include "tests/integration/harness/containerd_fixture.h"
 #include "tests/support/subprocess.h"
 
@@ -228,7 +229,9 @@ TEST_F(StartupRunTest, PredictionIsUvmSizerSizeForEverySizePoint) {
     EXPECT_EQ(p.overhead, "cpu=250m,memory=160Mi");
     ExpectPredictionIsTheClis(p, "250m", "160Mi");
     if (p.handler == "kata-cc") vm_sizes.insert(p.predicted_uvm.memory_mib);
-    if (p.mem_limit == "1Gi") EXPECT_EQ(p.memory_limit_bytes, 1LL << 30);
+    if (p.mem_limit == "1Gi") {
+      EXPECT_EQ(p.memory_limit_bytes, 1LL << 30);
+    }
   }
   EXPECT_EQ(vm_sizes.size(), 3u) << "the memory limit moves the predicted UVM";
   ExpectNothingLeft(pods, root);
