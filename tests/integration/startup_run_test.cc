@@ -6,10 +6,13 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -285,6 +288,46 @@ TEST_F(StartupRunTest, AForeignSandboxMakesRunRefuseUnlessAllowed) {
   ASSERT_TRUE(status.ok()) << status.error().message;
   EXPECT_TRUE(status->summary.ready());
   ASSERT_TRUE(containerd().RemovePod(*foreign).ok());
+}
+
+TEST_F(StartupRunTest, SigtermStopsLaunchingCleansUpAndWritesOutputs) {
+  const std::string out = OutDir("sigterm");
+  const std::string root = CgroupRoot("sigterm");
+  std::vector<std::string> args = {UVM_SIZER_STARTUP_BIN,
+                                   "run",
+                                   "--cri",
+                                   containerd().endpoint(),
+                                   "--handlers",
+                                   "runc,kata",
+                                   "--levels",
+                                   "2",
+                                   "-n",
+                                   "400",
+                                   "--cgroup-root",
+                                   root,
+                                   "--out",
+                                   out};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  ASSERT_EQ(::posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+  // Wait until some pods are done (their rows are appended as they finish), then SIGTERM mid-run.
+  for (int i = 0; i < 600; ++i) {
+    std::string rows = ReadText(out + "/pods.jsonl");
+    if (std::count(rows.begin(), rows.end(), '\n') >= 6) break;
+    ::usleep(50000);
+  }
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 143);
+  std::vector<PodRecord> pods = Pods(out);
+  EXPECT_GE(pods.size(), 6u);
+  EXPECT_LT(pods.size(), 2u + 2u * 400u) << "it stopped launching";
+  EXPECT_TRUE(fs::exists(out + "/summary.json")) << "outputs are written on SIGTERM too";
+  ExpectNothingLeft(pods, root);
 }
 
 TEST_F(StartupRunTest, BadFlagsChangeNothing) {
