@@ -15,6 +15,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -184,6 +185,57 @@ class MemSampler {
   std::thread thread_;
 };
 
+// Threads kept for the whole run: a pod's calls run on a warm thread (its stack and malloc arena already
+// mapped), so the tool's own CPU per pod is the calls', not thread start-up's.
+class WorkerPool {
+ public:
+  ~WorkerPool() {
+    {
+      std::lock_guard lock(mutex_);
+      quit_ = true;
+    }
+    work_cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  // Runs task(0..n-1), one per thread, and returns when all are done.
+  void RunAll(int n, const std::function<void(int)>& task) {
+    std::unique_lock lock(mutex_);
+    while (static_cast<int>(threads_.size()) < n) threads_.emplace_back([this] { Work(); });
+    task_ = &task;
+    next_ = 0;
+    count_ = n;
+    pending_ = n;
+    work_cv_.notify_all();
+    done_cv_.wait(lock, [this] { return pending_ == 0; });
+    task_ = nullptr;
+  }
+
+ private:
+  void Work() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      work_cv_.wait(lock, [this] { return quit_ || (task_ && next_ < count_); });
+      if (quit_) return;
+      int i = next_++;
+      const std::function<void(int)>* task = task_;
+      lock.unlock();
+      (*task)(i);
+      lock.lock();
+      if (--pending_ == 0) done_cv_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  std::vector<std::thread> threads_;
+  const std::function<void(int)>* task_ = nullptr;
+  int next_ = 0;
+  int count_ = 0;
+  int pending_ = 0;
+  bool quit_ = false;
+};
+
 class Runner {
  public:
   Runner(RunPlan plan, std::string command_line)
@@ -234,6 +286,7 @@ class Runner {
   std::map<std::string, std::string> runtime_of_handler_;  // under records_mutex_
   std::set<std::string> handlers_started_;                 // under records_mutex_
   std::vector<LivePod> background_;
+  WorkerPool pool_;
 };
 
 std::atomic<int> g_stop_signal{0};
@@ -662,17 +715,10 @@ void Runner::RunBurstMode() {
       if (wave == 0) break;
       const int64_t waited = NowNs() - release_ns;
       std::vector<LivePod> pods(static_cast<size_t>(wave));
-      std::vector<std::thread> threads;
-      for (int i = 0; i < wave; ++i) {
-        threads.emplace_back(
-            [&, i] { pods[static_cast<size_t>(i)] = StartPod(job, remaining == b.count ? 0 : waited); });
-      }
-      for (auto& th : threads) th.join();
-      threads.clear();
-      for (int i = 0; i < wave; ++i) {
-        threads.emplace_back([&, i] { TeardownPod(pods[static_cast<size_t>(i)]); });
-      }
-      for (auto& th : threads) th.join();
+      pool_.RunAll(wave, [&](int i) {
+        pods[static_cast<size_t>(i)] = StartPod(job, remaining == b.count ? 0 : waited);
+      });
+      pool_.RunAll(wave, [&](int i) { TeardownPod(pods[static_cast<size_t>(i)]); });
       for (auto& p : pods) Finish(std::move(p));
       for (int i = 0; i < wave; ++i) budget_->Release(bytes);
       remaining -= wave;
