@@ -2,6 +2,7 @@
 // for byte, `compare A B` gates on the p50 ratio, and the reports mark stand-in rows.
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -237,6 +238,66 @@ TEST_F(ResultDirs, ReportMarksStandInRowsAndComparesWithRunc) {
   EXPECT_NE(md.find("1 (UNKNOWN 1)"), std::string::npos) << md;
   EXPECT_NE(md.find("## Startup against the predicted UVM size"), std::string::npos) << md;
   EXPECT_NE(md.find("n/a"), std::string::npos) << md;  // p99 below 100 pods
+}
+
+TEST_F(ResultDirs, RunsWithoutCompletedPodsStillGiveEveryFile) {
+  // A handler that does not exist: only error rows. And a run cut short before its first pod.
+  std::vector<PodRecord> failed = {Failed("nope", 1, 1, 0, "UNKNOWN"), Failed("nope", 1, 2, 1000, "UNKNOWN")};
+  for (const auto& pods : {failed, std::vector<PodRecord>{}}) {
+    fs::path dir = NewDir(pods.empty() ? "empty" : "failed");
+    ASSERT_TRUE(WriteRunOutputs(dir.string(), Info("f"), pods).ok());
+    if (!FindGnuplot().empty()) {
+      for (const char* name : {"cdf", "phases", "concurrency", "uvm-size"}) {
+        EXPECT_TRUE(fs::exists(dir / (std::string(name) + ".svg"))) << name;
+        EXPECT_FALSE(fs::exists(dir / (std::string(name) + ".gnuplot.log")))
+            << Slurp(dir / (std::string(name) + ".gnuplot.log"));
+      }
+    }
+    auto summary = nlohmann::json::parse(Slurp(dir / "summary.json"));
+    if (pods.empty()) {
+      EXPECT_TRUE(summary["cells"].empty());
+      continue;
+    }
+    ASSERT_EQ(summary["cells"].size(), 1u);
+    EXPECT_EQ(summary["cells"][0]["failed"], 2);
+    EXPECT_EQ(summary["cells"][0]["failures_by_code"]["UNKNOWN"], 2);
+    EXPECT_TRUE(summary["cells"][0]["throughput_pods_per_s"].is_null());
+    EXPECT_EQ(summary["cells"][0]["share_total_within_5s"], 0.0);
+    EXPECT_NE(Slurp(dir / "report.md").find("| 2 | 2 (UNKNOWN 2) | — | — | — | — |"), std::string::npos)
+        << Slurp(dir / "report.md");
+  }
+}
+
+TEST_F(ResultDirs, WithoutGnuplotOnPathOnlyTheDataAndScriptsAreWritten) {
+  fs::path dir = NewDir("out");
+  fs::path no_tools = NewDir("bin");
+  const char* old_path = std::getenv("PATH");
+  const std::string saved = old_path != nullptr ? old_path : "";
+  ::setenv("PATH", no_tools.c_str(), 1);
+  EXPECT_EQ(FindGnuplot(), "");
+  Status written = WriteRunOutputs(dir.string(), Info("a"), SyntheticRun(1));
+  ::setenv("PATH", saved.c_str(), 1);
+  ASSERT_TRUE(written.ok()) << written.error().message;
+  EXPECT_TRUE(fs::exists(dir / "cdf.gp"));
+  EXPECT_TRUE(fs::exists(dir / "cdf.dat"));
+  EXPECT_FALSE(fs::exists(dir / "cdf.svg"));
+}
+
+TEST_F(ResultDirs, AFailingGnuplotIsAnErrorNamingThePlotAndItsLog) {
+  const std::string gnuplot = FindGnuplot();
+  if (gnuplot.empty()) GTEST_SKIP() << "gnuplot is not installed";
+  fs::path dir = NewDir("out");
+  {
+    std::ofstream out(dir / "broken.gp");
+    out << "set terminal svg\nset output 'broken.svg'\nplot 'missing.dat' using 1:2\n";
+  }
+  Status rendered = RenderSvg(gnuplot, dir.string(), "broken");
+  ASSERT_FALSE(rendered.ok());
+  EXPECT_NE(rendered.error().message.find("broken.svg: gnuplot exited with status"), std::string::npos)
+      << rendered.error().message;
+  EXPECT_NE(Slurp(dir / "broken.gnuplot.log").find("missing.dat"), std::string::npos);
+  Status not_there = RenderSvg((dir / "no-gnuplot").string(), dir.string(), "broken");
+  ASSERT_FALSE(not_there.ok());
 }
 
 TEST(Plots, DataAndScriptsNameEveryHandler) {
