@@ -330,6 +330,32 @@ TEST_F(StartupRunTest, SigtermStopsLaunchingCleansUpAndWritesOutputs) {
   ExpectNothingLeft(pods, root);
 }
 
+TEST_F(StartupRunTest, ImagePolicyIfMissingSkipsThePullAndAlwaysPulls) {
+  const std::string out = OutDir("pull");
+  const std::string root = CgroupRoot("pull");
+  ProcessResult present = Run({"--handlers", "runc", "--levels", "1", "-n", "1", "--no-warmup", "--pull",
+                               "if-missing", "--cgroup-root", root, "--out", out});
+  ASSERT_EQ(present.exit_code, 0) << present.err;
+  std::vector<PodRecord> pods = Pods(out);
+  ASSERT_EQ(pods.size(), 1u);
+  EXPECT_TRUE(pods[0].ok());
+  EXPECT_TRUE(pods[0].phase(Phase::kImageStatus));
+  EXPECT_FALSE(pods[0].phase(Phase::kPullImage)) << "the image is in the runtime already";
+
+  // always: PullImage every time, as the kubelet's PullAlways; this machine has no registry, so the pull
+  // fails, and the failure is a row with the runtime's gRPC code.
+  ProcessResult always = Run({"--handlers", "runc", "--levels", "1", "-n", "1", "--no-warmup", "--pull",
+                              "always", "--call-timeout", "20s", "--cgroup-root", root, "--out", out});
+  ASSERT_EQ(always.exit_code, 0) << always.err;
+  pods = Pods(out);
+  ASSERT_EQ(pods.size(), 1u);
+  ASSERT_TRUE(pods[0].error);
+  EXPECT_EQ(pods[0].error->phase, "pull_image");
+  EXPECT_FALSE(pods[0].error->code.empty());
+  EXPECT_TRUE(pods[0].phase(Phase::kPullImage));
+  ExpectNothingLeft(pods, root);
+}
+
 TEST_F(StartupRunTest, BadFlagsChangeNothing) {
   const std::string out = OutDir("bad");
   ProcessResult r = Run({"--levels", "1,zero", "--out", out});

@@ -1,5 +1,7 @@
 #include "bench/startup/run_plan.h"
 
+#include "bench/startup/outputs.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
@@ -266,6 +268,22 @@ TEST(Cgroups, PodPathsAndMountPoints) {
   EXPECT_EQ(CgroupMountPoints(mountinfo),
             (std::vector<std::string>{"/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory",
                                       "/sys/fs/cgroup/cpu,cpuacct"}));
+}
+
+TEST(RunInfo, ToolCpuPerPodRoundTripsAndOlderFilesReadAsZero) {
+  RunInfo info;
+  info.run_id = "r1";
+  info.tool_cpu_ns_per_pod = 812345;
+  std::string text = RunInfoToJson(info);
+  auto back = RunInfoFromJson(text);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->tool_cpu_ns_per_pod, 812345);
+  size_t at = text.find("\"tool_cpu_ns_per_pod\"");
+  ASSERT_NE(at, std::string::npos);
+  std::string older = text.substr(0, at) + text.substr(text.find(',', at) + 1);
+  auto old = RunInfoFromJson(older);
+  ASSERT_TRUE(old.ok()) << old.error().message << "\n" << older;
+  EXPECT_EQ(old->tool_cpu_ns_per_pod, 0);
 }
 
 }  // namespace
