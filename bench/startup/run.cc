@@ -985,6 +985,22 @@ int Runner::Run() {
   return written.ok() ? 0 : 1;
 }
 
+// The exact command line (run.json), from /proc/self/cmdline: main.cc keeps argv to itself.
+std::string ProcessCommandLine() {
+  std::string raw = ReadSmallFile("/proc/self/cmdline");
+  std::string out;
+  size_t begin = 0;
+  while (begin < raw.size()) {
+    size_t end = raw.find('\0', begin);
+    if (end == std::string::npos) end = raw.size();
+    std::string arg = raw.substr(begin, end - begin);
+    if (!out.empty()) out += ' ';
+    out += arg.find_first_of(" \t'\"") == std::string::npos && !arg.empty() ? arg : fmt::format("{:?}", arg);
+    begin = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 int RunStartupProfile(const RunFlags& flags, const std::string& command_line) {
@@ -1032,13 +1048,7 @@ void AddRunCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--cgroup-root", flags->cgroup_root,
                   "cgroup root of the run's pods (default /uvm-sizer-startup-<run id>)");
   cmd->add_flag("!--no-warmup", flags->warmup, "skip the discarded first pod per handler");
-  cmd->callback([flags, exit_code] {
-    std::string command_line = "uvm-sizer-startup run --cri " + flags->cri + " --handlers " +
-                               flags->handlers + " --mode " + flags->mode + " --levels " + flags->levels +
-                               " -n " + std::to_string(flags->n) + " --mem-limits " + flags->mem_limits +
-                               " --cpu-limits " + flags->cpu_limits + " --out " + flags->out;
-    *exit_code = RunStartupProfile(*flags, command_line);
-  });
+  cmd->callback([flags, exit_code] { *exit_code = RunStartupProfile(*flags, ProcessCommandLine()); });
 }
 
 }  // namespace uvm::startup

@@ -356,6 +356,33 @@ TEST_F(StartupRunTest, ImagePolicyIfMissingSkipsThePullAndAlwaysPulls) {
   ExpectNothingLeft(pods, root);
 }
 
+TEST_F(StartupRunTest, ClosedAndOpenModesTimeEveryPodToo) {
+  for (std::vector<std::string> mode : {std::vector<std::string>{"--mode", "closed", "--levels", "2"},
+                                        std::vector<std::string>{"--mode", "open", "--rate", "4"}}) {
+    const std::string out = OutDir(mode[1]);
+    const std::string root = CgroupRoot(mode[1]);
+    std::vector<std::string> args = {"--handlers",    "runc,kata", "--duration", "2s",
+                                     "--cgroup-root", root,        "--out",      out};
+    args.insert(args.end(), mode.begin(), mode.end());
+    ProcessResult r = Run(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::vector<PodRecord> pods = Pods(out);
+    ASSERT_GE(pods.size(), 2u) << mode[1];
+    if (mode[1] == "open") {
+      EXPECT_EQ(pods.size(), 8u) << "4 pods/s for 2 s";
+    }
+    std::set<std::string> handlers;
+    for (const PodRecord& p : pods) {
+      ASSERT_TRUE(p.ok()) << p.error->message;
+      EXPECT_EQ(p.mode, mode[1]);
+      EXPECT_TRUE(startup::UnaccountedWithin(p, 0.02));
+      handlers.insert(p.handler);
+    }
+    EXPECT_EQ(handlers.size(), 2u) << "handlers interleave";
+    ExpectNothingLeft(pods, root);
+  }
+}
+
 TEST_F(StartupRunTest, BadFlagsChangeNothing) {
   const std::string out = OutDir("bad");
   ProcessResult r = Run({"--levels", "1,zero", "--out", out});
