@@ -185,6 +185,25 @@ class MemSampler {
   std::thread thread_;
 };
 
+int64_t ThreadCpuNs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// Adds the calling thread's CPU time over its scope to *sum.
+class ThreadCpuMeter {
+ public:
+  explicit ThreadCpuMeter(std::atomic<int64_t>* sum) : sum_(sum), start_(ThreadCpuNs()) {}
+  ~ThreadCpuMeter() { sum_->fetch_add(ThreadCpuNs() - start_); }
+  ThreadCpuMeter(const ThreadCpuMeter&) = delete;
+  ThreadCpuMeter& operator=(const ThreadCpuMeter&) = delete;
+
+ private:
+  std::atomic<int64_t>* sum_;
+  int64_t start_;
+};
+
 // Threads kept for the whole run: a pod's calls run on a warm thread (its stack and malloc arena already
 // mapped), so the tool's own CPU per pod is the calls', not thread start-up's.
 class WorkerPool {
@@ -287,6 +306,7 @@ class Runner {
   std::set<std::string> handlers_started_;                 // under records_mutex_
   std::vector<LivePod> background_;
   WorkerPool pool_;
+  std::atomic<int64_t> cgroup_cpu_ns_{0};  // of it, making and removing the pod cgroups
 };
 
 std::atomic<int> g_stop_signal{0};
@@ -417,7 +437,12 @@ LivePod Runner::StartPod(const PodJob& job, int64_t budget_wait_ns) {
                    .cpu_period_us = sizing.pod_cgroup.cpu_period_us,
                    .cpu_shares = sizing.pod_cgroup.cpu_shares};
   live.cgroup_made = true;  // even a failed create may have made directories: remove them afterwards
-  if (Status s = cgroups_->CreatePod(cg); !s.ok()) {
+  Status made;
+  {
+    ThreadCpuMeter meter(&cgroup_cpu_ns_);
+    made = cgroups_->CreatePod(cg);
+  }
+  if (const Status& s = made; !s.ok()) {
     r.error = PodError{"setup", CodeOf(s.error()), s.error().message};
     return live;
   }
@@ -617,7 +642,11 @@ void Runner::TeardownPod(LivePod& pod) {
     if (!bad.ok() && !r.error) r.error = PodError{"teardown", CodeOf(bad.error()), bad.error().message};
   }
   if (pod.cgroup_made) {
-    Status s = cgroups_->RemovePod(pod.cgroup_parent);
+    Status s;
+    {
+      ThreadCpuMeter meter(&cgroup_cpu_ns_);
+      s = cgroups_->RemovePod(pod.cgroup_parent);
+    }
     if (!s.ok() && !r.error) r.error = PodError{"teardown", CodeOf(s.error()), s.error().message};
   }
 }
@@ -975,8 +1004,12 @@ int Runner::Run() {
   for (const PodRecord& r : records_) failed += r.ok() ? 0 : 1;
   Status written = WriteRunOutputs(plan_.out, info_, records_);
   std::cerr << fmt::format(
-      "uvm-sizer-startup run {}: {} pods ({} failed) in {:.1f} s, tool CPU {} µs/pod; {}\n", run_id_,
-      records_.size(), failed, static_cast<double>(info_.wall_ns) / 1e9, info_.tool_cpu_ns_per_pod / 1000,
+      "uvm-sizer-startup run {}: {} pods ({} failed) in {:.1f} s, tool CPU {} µs/pod (of which {} µs making "
+      "and removing the kubelet-like pod cgroups in {} hierarchies); {}\n",
+      run_id_, records_.size(), failed, static_cast<double>(info_.wall_ns) / 1e9,
+      info_.tool_cpu_ns_per_pod / 1000,
+      CpuNsPerPod(cgroup_cpu_ns_.load(), static_cast<int64_t>(records_.size())) / 1000,
+      cgroups_->mount_points().size(),
       written.ok() ? "results in " + plan_.out : "writing results failed: " + written.error().message);
   int sig = g_stop_signal.load();
   stop_signals();
