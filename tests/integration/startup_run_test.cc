@@ -383,6 +383,19 @@ TEST_F(StartupRunTest, ClosedAndOpenModesTimeEveryPodToo) {
   }
 }
 
+TEST_F(StartupRunTest, BackgroundPodsRunBesideTheMeasuredOnesAndGoAfterwards) {
+  const std::string out = OutDir("background");
+  const std::string root = CgroupRoot("background");
+  ProcessResult r = Run({"--handlers", "runc,kata", "--levels", "2", "-n", "2", "--background", "2",
+                         "--cgroup-root", root, "--out", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("background pod"), std::string::npos) << r.err;  // none failed to start
+  std::vector<PodRecord> pods = Pods(out);
+  EXPECT_EQ(pods.size(), 2u + 2u * 2u) << "background pods are not measured rows";
+  for (const PodRecord& p : pods) EXPECT_TRUE(p.ok());
+  ExpectNothingLeft(pods, root);
+}
+
 TEST_F(StartupRunTest, BadFlagsChangeNothing) {
   const std::string out = OutDir("bad");
   ProcessResult r = Run({"--levels", "1,zero", "--out", out});
