@@ -354,6 +354,23 @@ TEST_F(StartupRunTest, ImagePolicyIfMissingSkipsThePullAndAlwaysPulls) {
   EXPECT_FALSE(pods[0].error->code.empty());
   EXPECT_TRUE(pods[0].phase(Phase::kPullImage));
   ExpectNothingLeft(pods, root);
+
+  // An image the runtime does not have: never -> an image_status row (ImageStatus answers "absent", not
+  // an error); if-missing -> the pull is tried.
+  for (const std::string policy : {"never", "if-missing"}) {
+    ProcessResult absent = Run({"--handlers", "runc", "--levels", "1", "-n", "1", "--no-warmup", "--image",
+                                "registry.local/uvm-sizer-test/absent:1.0", "--pull", policy,
+                                "--call-timeout", "20s", "--cgroup-root", root, "--out", out});
+    ASSERT_EQ(absent.exit_code, 0) << absent.err;
+    pods = Pods(out);
+    ASSERT_EQ(pods.size(), 1u);
+    ASSERT_TRUE(pods[0].error) << policy;
+    EXPECT_EQ(pods[0].error->phase, policy == "never" ? "image_status" : "pull_image") << policy;
+    if (policy == "never") {
+      EXPECT_EQ(pods[0].error->code, "NOT_FOUND");
+    }
+    ExpectNothingLeft(pods, root);
+  }
 }
 
 TEST_F(StartupRunTest, ClosedAndOpenModesTimeEveryPodToo) {
