@@ -26,11 +26,14 @@ enum class ErrorCode : uint8_t {
 };
 
 // An error a person can act on: the message names the source, the field and the value. `sys_errno` is the
-// errno behind it, when a syscall failed (0 otherwise).
+// errno behind it, when a syscall failed (0 otherwise). `grpc_code` is the gRPC status code behind it
+// (grpc/doc/statuscodes.md numbers), when a gRPC call failed (0 = OK otherwise): for reports that count
+// failures by the runtime's own code, which ErrorCode folds together (UNKNOWN and INTERNAL, say).
 struct Error {
   std::string message;
   ErrorCode code = ErrorCode::kInternal;
   int sys_errno = 0;
+  int grpc_code = 0;
 };
 
 constexpr const char* ErrorCodeName(ErrorCode code) {

@@ -124,7 +124,8 @@ class GrpcCriClient final : public CriClient {
         target_(std::move(target)),
         channel_(
             internal::MakeChannel(target_, options.min_reconnect_backoff, options.max_reconnect_backoff)),
-        stub_(pb::RuntimeService::NewStub(channel_)) {}
+        stub_(pb::RuntimeService::NewStub(channel_)),
+        image_stub_(pb::ImageService::NewStub(channel_)) {}
 
   const std::string& endpoint() const override { return target_; }
 
@@ -362,6 +363,37 @@ class GrpcCriClient final : public CriClient {
         [&](auto* ctx, auto* out) { return stub_->RemoveContainer(ctx, req, out); }));
   }
 
+  Result<std::optional<std::string>> ImageStatus(const std::string& image) override {
+    pb::ImageStatusRequest req;
+    req.mutable_image()->set_image(image);
+    auto resp = Unary<pb::ImageStatusResponse>(
+        "ImageStatus", options_.lifecycle_timeout,
+        [&](auto* ctx, auto* out) { return image_stub_->ImageStatus(ctx, req, out); });
+    if (!resp.ok()) return resp.error();
+    // cri-api: "If the image isn't present, the returned image is nil" (no error).
+    if (!resp->has_image() || resp->image().id().empty()) return std::optional<std::string>();
+    return std::optional<std::string>(resp->image().id());
+  }
+
+  Result<std::string> PullImage(const std::string& image, const PodSandboxSpec& sandbox) override {
+    pb::PullImageRequest req;
+    req.mutable_image()->set_image(image);
+    SandboxConfigOf(sandbox, req.mutable_sandbox_config());
+    auto resp = Unary<pb::PullImageResponse>(
+        "PullImage", options_.lifecycle_timeout,
+        [&](auto* ctx, auto* out) { return image_stub_->PullImage(ctx, req, out); });
+    if (!resp.ok()) return resp.error();
+    return resp->image_ref();
+  }
+
+  Status RemoveImage(const std::string& image) override {
+    pb::RemoveImageRequest req;
+    req.mutable_image()->set_image(image);
+    return Done(Unary<pb::RemoveImageResponse>(
+        "RemoveImage", options_.lifecycle_timeout,
+        [&](auto* ctx, auto* out) { return image_stub_->RemoveImage(ctx, req, out); }));
+  }
+
   void CancelInFlight() override { calls_.CancelAll(); }
   void Shutdown() override { calls_.Shutdown(); }
 
@@ -391,6 +423,7 @@ class GrpcCriClient final : public CriClient {
   std::string target_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pb::RuntimeService::Stub> stub_;
+  std::unique_ptr<pb::ImageService::Stub> image_stub_;
   internal::CallRegistry calls_;
 };
 

@@ -21,13 +21,18 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
 #include "kubelet-plugin/types.h"
 
 namespace uvm::cri {
+
+// "DEADLINE_EXCEEDED" for 4: the name of a gRPC status code (Error::grpc_code); "UNKNOWN" out of range.
+std::string_view GrpcCodeName(int grpc_code);
 
 // The runtime could not be reached or gave no answer (code kUnavailable: UNAVAILABLE, or a call we
 // cancelled) or did not answer in time (kDeadline: DEADLINE_EXCEEDED).
@@ -79,6 +84,12 @@ class CriClient {
   virtual Status StartContainer(const std::string& container_id) = 0;
   virtual Status StopContainer(const std::string& container_id, std::chrono::seconds grace) = 0;
   virtual Status RemoveContainer(const std::string& container_id) = 0;
+
+  // ImageService (lifecycle deadline: a pull can take long). ImageStatus: the image id, or nullopt when
+  // the runtime does not have the image (an answer, not an error). PullImage: the image ref it pulled.
+  virtual Result<std::optional<std::string>> ImageStatus(const std::string& image) = 0;
+  virtual Result<std::string> PullImage(const std::string& image, const PodSandboxSpec& sandbox) = 0;
+  virtual Status RemoveImage(const std::string& image) = 0;
 
   // Cancels every call in flight (they return CANCELLED); later calls work as usual.
   virtual void CancelInFlight() = 0;

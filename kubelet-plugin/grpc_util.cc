@@ -18,11 +18,15 @@ constexpr std::array<std::string_view, 17> kCodeNames = {
 
 // For messages only: callers decide on Error::code.
 std::string_view CodeName(grpc::StatusCode code) {
-  auto index = static_cast<size_t>(code);
-  return index < kCodeNames.size() ? kCodeNames[index] : "UNKNOWN";
+  return GrpcCodeName(static_cast<int>(code));
 }
 
 }  // namespace
+
+std::string_view GrpcCodeName(int grpc_code) {
+  if (grpc_code < 0 || static_cast<size_t>(grpc_code) >= kCodeNames.size()) return "UNKNOWN";
+  return kCodeNames[static_cast<size_t>(grpc_code)];
+}
 
 bool IsRuntimeDown(const Error& error) {
   return error.code == ErrorCode::kUnavailable || error.code == ErrorCode::kDeadline;
@@ -72,7 +76,8 @@ Error StatusError(std::string_view service, std::string_view method, std::string
   if (message.size() > 512) message = message.substr(0, 512) + "...";
   return Error{.message = fmt::format("{} {} on {} failed: {}: {}", service, method, endpoint,
                                       CodeName(status.error_code()), message),
-               .code = CodeFromGrpcStatus(static_cast<int>(status.error_code()))};
+               .code = CodeFromGrpcStatus(static_cast<int>(status.error_code())),
+               .grpc_code = static_cast<int>(status.error_code())};
 }
 
 bool CallRegistry::Add(grpc::ClientContext* context) {

@@ -368,6 +368,7 @@ std::string RunInfoToJson(const RunInfo& info) {
   j["rates"] = info.rates;
   j["mem_budget_bytes"] = info.mem_budget_bytes;
   j["wall_ns"] = info.wall_ns;
+  j["tool_cpu_ns_per_pod"] = info.tool_cpu_ns_per_pod;
   const RunEnvironment& e = info.env;
   Json handlers = Json::array();
   for (const HandlerEnvironment& h : e.handlers) {
@@ -425,6 +426,10 @@ Result<RunInfo> RunInfoFromJson(std::string_view json) {
   }
   r.Required("mem_budget_bytes", &info.mem_budget_bytes);
   r.Required("wall_ns", &info.wall_ns);
+  // Optional: run.json files written before the runner measured its own CPU read as 0.
+  std::optional<int64_t> tool_cpu_ns_per_pod;
+  r.Optional("tool_cpu_ns_per_pod", &tool_cpu_ns_per_pod);
+  info.tool_cpu_ns_per_pod = tool_cpu_ns_per_pod.value_or(0);
   if (const Json* env = r.RequiredObject("env")) {
     FieldReader er(*env, "env.", where, &error);
     er.Required("cpu_model", &info.env.cpu_model);

@@ -156,6 +156,9 @@ struct RunInfo {
   std::vector<double> rates;
   int64_t mem_budget_bytes = 0;
   int64_t wall_ns = 0;  // the whole run
+  // The tool's own CPU (getrusage user + system of the process, gRPC threads included) over the run,
+  // divided by the pods recorded: it must stay far below a pod's start so the tool is never the bottleneck.
+  int64_t tool_cpu_ns_per_pod = 0;
   RunEnvironment env;
   ServerCrossCheck containerd;
 };

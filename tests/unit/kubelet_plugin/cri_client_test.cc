@@ -103,6 +103,7 @@ TEST(CriClientErrorsTest, ARuntimeThatNeverAnswersHitsTheDeadline) {
   auto list = (*client)->ListPodSandbox();
   ASSERT_FALSE(list.ok());
   EXPECT_EQ(list.error().code, ErrorCode::kDeadline) << list.error().message;
+  EXPECT_EQ(GrpcCodeName(list.error().grpc_code), "DEADLINE_EXCEEDED");
   EXPECT_TRUE(IsRuntimeDown(list.error()));
 }
 
@@ -210,6 +211,10 @@ TEST(CriClientFakeTest, StatusWithoutVerboseInfoFallsBackToAnnotations) {
   auto missing = (*client)->PodSandboxStatus("other");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound) << missing.error().message;
+  // The runtime's own code stays with the error, for reports that count failures by it.
+  EXPECT_EQ(missing.error().grpc_code, 5);
+  EXPECT_EQ(GrpcCodeName(missing.error().grpc_code), "NOT_FOUND");
+  EXPECT_EQ(GrpcCodeName(99), "UNKNOWN");
   EXPECT_FALSE(IsRuntimeDown(missing.error()));
 }
 
