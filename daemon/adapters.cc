@@ -185,7 +185,7 @@ class CriRuntime final : public RuntimePort {
     if (!client) return client.error();
     auto d = (*client)->PodSandboxStatus(summary.id);
     if (!d) return d.error();
-    SandboxDetail out{.summary = summary, .cgroup_parent = d->cgroup_parent};
+    SandboxDetail out{.summary = summary, .cgroup_parent = d->cgroup_parent, .runtime_type = d->runtime_type};
     if (out.summary.annotations.empty()) out.summary.annotations = d->summary.annotations;
     if (d->resources) out.resources = ToSizer(*d->resources);
     if (d->overhead) out.overhead = ToSizer(*d->overhead);
@@ -228,6 +228,33 @@ class CriRuntime final : public RuntimePort {
       }
     }
     return total;
+  }
+
+  Result<std::map<std::string, std::optional<int64_t>>> FirstContainerStarts(
+      const std::set<std::string>& sandbox_ids) override {
+    std::map<std::string, std::optional<int64_t>> out;
+    for (const auto& id : sandbox_ids) out[id] = std::nullopt;
+    if (sandbox_ids.empty()) return out;
+    auto client = Client();
+    if (!client) return client.error();
+    auto list = (*client)->ListContainers();
+    if (!list) return list.error();
+    for (const auto& c : *list) {
+      auto it = out.find(c.sandbox_id);
+      // CREATED (or UNKNOWN) containers have no start yet; RUNNING and EXITED ones have (CRI
+      // ContainerStatus.started_at), but only ContainerStatus carries it.
+      if (it == out.end() ||
+          (c.state != cri::ContainerState::kRunning && c.state != cri::ContainerState::kExited))
+        continue;
+      auto st = (*client)->ContainerStatus(c.id);
+      if (!st) {
+        if (st.error().code == ErrorCode::kNotFound) continue;  // removed meanwhile
+        return st.error();
+      }
+      if (st->started_at_ns <= 0) continue;  // an exited container that never started
+      if (!it->second || st->started_at_ns < *it->second) it->second = st->started_at_ns;
+    }
+    return out;
   }
 
   void CancelInFlight() override {

@@ -407,9 +407,11 @@ class Daemon {
     auto inspected = reconciler_.InspectedIds();
     auto dynamic = reconciler_.DynamicHandlers();
     auto vm = reconciler_.VmHandlers();
+    auto start = reconciler_.StartQueryNow();
     asio::post(worker_, [this, runtime = runtime_, inspected = std::move(inspected),
-                         dynamic = std::move(dynamic), vm = std::move(vm), full] {
-      auto snapshot = std::make_shared<RuntimeSnapshot>(FetchRuntime(*runtime, inspected, full, dynamic, vm));
+                         dynamic = std::move(dynamic), vm = std::move(vm), start = std::move(start), full] {
+      auto snapshot =
+          std::make_shared<RuntimeSnapshot>(FetchRuntime(*runtime, inspected, full, dynamic, vm, start));
       asio::post(io_, [this, snapshot] { OnSnapshot(*snapshot); });
     });
   }

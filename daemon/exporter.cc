@@ -1,5 +1,6 @@
 #include "daemon/exporter.h"
 
+#include "daemon/startup_profile.h"
 #include "metrics/daemon_metrics.h"
 
 namespace uvm::daemon {
@@ -41,7 +42,24 @@ metrics::PodPressureMetrics PressureOf(const PodState& pod, const sizer::Pressur
   return m;
 }
 
+std::string_view MemoryBucketOf(const PodState& pod) {
+  if (!pod.vm_isolated() || !pod.sizing.kata.uvm) return UvmMemoryBucket(std::nullopt);
+  return UvmMemoryBucket(static_cast<int64_t>(pod.sizing.kata.uvm->memory_mib));
+}
+
 }  // namespace
+
+void Exporter::ObserveSandboxStart(const PodState& pod, double seconds) {
+  metrics_.ObserveSandboxStart(pod.summary().runtime_handler, MemoryBucketOf(pod), seconds);
+}
+
+void Exporter::ObserveShimCreate(const PodState& pod, double seconds) {
+  metrics_.ObserveShimCreate(pod.summary().runtime_handler, MemoryBucketOf(pod), seconds);
+}
+
+void Exporter::CountStartSkipped(std::string_view reason) {
+  metrics_.CountSandboxStartSkipped(reason);
+}
 
 size_t Exporter::Flush(const PodTable& table) {
   size_t n = dirty_.size();

@@ -9,6 +9,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "daemon/pod_table.h"
 #include "sizer/capacity.h"
@@ -30,6 +31,12 @@ class Exporter {
   void Sync(const PodTable& table, const std::string& uid);
   // The node ledger's series (host view), and each shape's needs; `shapes` in the ledger's order.
   void PublishNode(const sizer::NodeLedger& ledger, std::span<const sizer::Shape> shapes);
+
+  // The startup profile (daemon/startup_profile.h): labelled with the pod's handler and the bucket of its
+  // predicted UVM memory (UvmMemoryBucket).
+  void ObserveSandboxStart(const PodState& pod, double seconds);
+  void ObserveShimCreate(const PodState& pod, double seconds);
+  void CountStartSkipped(std::string_view reason);
 
  private:
   metrics::DaemonMetrics& metrics_;

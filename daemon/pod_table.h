@@ -66,6 +66,13 @@ struct PodState {
   bool observe_again = false;    // a trigger fired meanwhile: observe once more when it completes
   std::optional<Clock::time_point> again_woke;
 
+  // Startup profile (daemon/startup_profile.h): set once the sandbox's start was observed or will never
+  // be (skipped, or created before the daemon watched), so it is observed at most once and its containers
+  // are no longer asked about. The shim's create (Kata runtime types only) is settled on its own.
+  bool start_settled = false;
+  std::optional<double> start_seconds;  // the value observed, for logs and the API
+  bool shim_create_settled = false;
+
   bool vm_isolated() const { return profile.has_value(); }
   // VM pods the daemon reads every tick and feeds to the pressure model.
   bool watched() const { return vm_isolated() && inspected && !detail.cgroup_parent.empty(); }

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,7 @@ struct SandboxSummary {
 struct SandboxDetail {
   SandboxSummary summary;
   std::string cgroup_parent;
+  std::string runtime_type;  // the verbose info's runtimeType, e.g. io.containerd.kata.v2 ("" unknown)
   std::optional<sizer::SandboxResources> resources;  // LinuxPodSandboxConfig.resources (overhead excluded)
   std::optional<sizer::SandboxResources> overhead;   // LinuxPodSandboxConfig.overhead (declared)
   // Per-container limits in creation order, for dynamic-mode profiles (empty when not fetched).
@@ -51,6 +53,11 @@ class RuntimePort {
   // Σ writable-layer bytes of the sandbox's containers (CRI ListContainerStats); nullopt when the runtime
   // reported none. Costly on containerd (it asks every shim): called at full resyncs only.
   virtual Result<std::optional<int64_t>> WritableLayerBytes(const std::string& sandbox_id) = 0;
+  // For each of `sandbox_ids`: the ContainerStatus.started_at (Unix ns) of its earliest-started container,
+  // nullopt while none has started. One ListContainers for all, then ContainerStatus only for the started
+  // containers of those sandboxes (the startup profile asks only about sandboxes it has not settled).
+  virtual Result<std::map<std::string, std::optional<int64_t>>> FirstContainerStarts(
+      const std::set<std::string>& sandbox_ids) = 0;
   // Aborts calls in flight (SIGTERM must stop the daemon within 2 s whatever the runtime does).
   virtual void CancelInFlight() {}
 };

@@ -2,8 +2,11 @@
 
 #include "sizer/kata_annotations.h"
 
+#include <chrono>
+
 #include <fmt/format.h>
 
+#include "daemon/startup_profile.h"
 #include "metrics/daemon_metrics.h"
 
 namespace uvm::daemon {
@@ -34,7 +37,7 @@ std::optional<sizer::HostObservation> HostFrom(const CgroupReading& r) {
 
 RuntimeSnapshot FetchRuntime(RuntimePort& runtime, const std::set<std::string>& inspected, bool full,
                              const std::set<std::string>& dynamic_handlers,
-                             const std::set<std::string>& vm_handlers) {
+                             const std::set<std::string>& vm_handlers, const StartQuery& start) {
   RuntimeSnapshot snap;
   auto list = runtime.ListSandboxes();
   if (!list) {
@@ -58,12 +61,27 @@ RuntimeSnapshot FetchRuntime(RuntimePort& runtime, const std::set<std::string>& 
       if (auto bytes = runtime.WritableLayerBytes(s.id)) snap.writable_layer_bytes[s.id] = *bytes;
     }
   }
+  if (start.enabled) {
+    std::set<std::string> ask;
+    for (const auto& s : snap.sandboxes) {
+      if (s.ready && !start.settled.count(s.id) && StartWatchable(s.created_at_ns, start.watch_since_ns))
+        ask.insert(s.id);
+    }
+    if (!ask.empty()) {
+      auto starts = runtime.FirstContainerStarts(ask);
+      if (starts) {
+        snap.first_container_started_ns = std::move(*starts);
+      } else {
+        snap.container_starts_error = starts.error();
+      }
+    }
+  }
   return snap;
 }
 
 Reconciler::Reconciler(ReconcileSetup setup, CgroupPort& cgroups, GuestPort& guest,
                        metrics::DaemonMetrics& metrics, Logger& log, std::function<void()> on_level_change,
-                       std::function<Clock::time_point()> now)
+                       std::function<Clock::time_point()> now, std::function<int64_t()> wall_now_ns)
     : setup_(std::move(setup)),
       cgroups_(&cgroups),
       guest_(&guest),
@@ -71,8 +89,25 @@ Reconciler::Reconciler(ReconcileSetup setup, CgroupPort& cgroups, GuestPort& gue
       log_(log),
       on_level_change_(std::move(on_level_change)),
       now_(std::move(now)),
+      wall_now_ns_(std::move(wall_now_ns)),
       exporter_(metrics) {
+  watch_since_ns_ = WallNowNs();
   RebuildLedger();
+}
+
+int64_t Reconciler::WallNowNs() const {
+  if (wall_now_ns_) return wall_now_ns_();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+StartQuery Reconciler::StartQueryNow() const {
+  StartQuery q{.enabled = true, .watch_since_ns = watch_since_ns_, .settled = {}};
+  for (const auto& [id, pod] : table_.by_sandbox()) {
+    if (pod.start_settled) q.settled.insert(id);
+  }
+  return q;
 }
 
 Reconciler::Clock::time_point Reconciler::Now() const {
@@ -193,6 +228,13 @@ void Reconciler::Apply(const RuntimeSnapshot& snap) {
     if (auto w = snap.writable_layer_bytes.find(s.id); w != snap.writable_layer_bytes.end()) {
       pod.writable_layer_bytes = w->second;
     }
+    ProfileStart(pod, snap);
+  }
+  if (snap.container_starts_error) {
+    metrics_.CountError("cri_container_starts");
+    log_.LogCause(Priority::kWarning, "container-starts",
+                  fmt::format("startup profile: cannot read container start times: {}",
+                              snap.container_starts_error->message));
   }
   std::vector<std::string> gone;
   for (const auto& [id, pod] : table_.by_sandbox()) {
@@ -472,7 +514,10 @@ void Reconciler::Complete(const std::string& sandbox_id, uint64_t generation,
   }
   sizer::PressureSample sample{
       .at = Now(), .sandbox_id = s.id, .guest = std::nullopt, .host = std::move(host)};
-  if (guest && *guest) sample.guest = std::move(**guest);
+  if (guest && *guest) {
+    ProfileShimCreate(pod, **guest);
+    sample.guest = std::move(**guest);
+  }
   // Both readings of this one observation (the cgroup read and the guest fetch it started), or none: a
   // stale guest answer is never set against a newer cgroup reading. With sandbox_cgroup_only=false the VMM
   // runs in /kata_overhead, outside the pod cgroup: nothing to measure there.
@@ -537,6 +582,68 @@ void Reconciler::Journal(const PodState& pod, const sizer::PressureAssessment& a
   if (!a.reason.empty()) line += fmt::format("; why: {}", a.reason);
   if (!a.advice.empty()) line += fmt::format("; advice: {}", a.advice);
   log_.Log(priority, line);
+}
+
+void Reconciler::ProfileStart(PodState& pod, const RuntimeSnapshot& snap) {
+  const auto& s = pod.summary();
+  if (!pod.shim_create_settled && (!StartWatchable(s.created_at_ns, watch_since_ns_) ||
+                                   (pod.inspected && !IsKataRuntimeType(pod.detail.runtime_type)))) {
+    pod.shim_create_settled = true;  // before we watched, or no Kata shim to ask
+  }
+  if (pod.start_settled) return;
+  auto asked = snap.first_container_started_ns.find(s.id);
+  SandboxStartFacts facts{.sandbox_created_at_ns = s.created_at_ns,
+                          .first_container_started_at_ns =
+                              asked != snap.first_container_started_ns.end() ? asked->second : std::nullopt,
+                          .watch_since_ns = watch_since_ns_,
+                          .now_ns = WallNowNs()};
+  StartDecision d = DecideSandboxStart(facts);
+  switch (d.verdict) {
+    case StartVerdict::kWait:
+      return;
+    case StartVerdict::kIgnore:
+      pod.start_settled = true;
+      return;
+    case StartVerdict::kSkip:
+      pod.start_settled = true;
+      exporter_.CountStartSkipped(d.reason);
+      log_.Log(Priority::kInfo,
+               fmt::format("pod {} sandbox {}: start not profiled ({})", PodName(s), s.id, d.reason));
+      return;
+    case StartVerdict::kObserve:
+      // The bucket needs the pod's sizing: wait for its inspection (retried at the next poll).
+      if (!pod.inspected) return;
+      pod.start_settled = true;
+      pod.start_seconds = d.seconds;
+      exporter_.ObserveSandboxStart(pod, d.seconds);
+      log_.Log(Priority::kDebug, fmt::format("pod {} sandbox {} started in {:.3f} s (handler \"{}\")",
+                                             PodName(s), s.id, d.seconds, s.runtime_handler));
+      return;
+  }
+}
+
+void Reconciler::ProfileShimCreate(PodState& pod, const sizer::GuestObservation& guest) {
+  if (pod.shim_create_settled || !pod.inspected || !IsKataRuntimeType(pod.detail.runtime_type)) return;
+  std::optional<ShimCreateTotals> totals;
+  if (guest.shim_create_count && guest.shim_create_sum_ms)
+    totals = ShimCreateTotals{.sum_ms = *guest.shim_create_sum_ms, .count = *guest.shim_create_count};
+  StartDecision d = DecideShimCreate(totals);
+  const auto& s = pod.summary();
+  switch (d.verdict) {
+    case StartVerdict::kWait:
+    case StartVerdict::kIgnore:
+      return;
+    case StartVerdict::kSkip:
+      pod.shim_create_settled = true;
+      exporter_.CountStartSkipped(d.reason);
+      log_.Log(Priority::kDebug,
+               fmt::format("pod {} sandbox {}: shim create not profiled ({})", PodName(s), s.id, d.reason));
+      return;
+    case StartVerdict::kObserve:
+      pod.shim_create_settled = true;
+      exporter_.ObserveShimCreate(pod, d.seconds);
+      return;
+  }
 }
 
 void Reconciler::StopWatching(PodState& pod) {

@@ -37,14 +37,28 @@ struct RuntimeSnapshot {
   std::map<std::string, Result<SandboxDetail>> details;  // for the sandboxes that needed inspection
   // Full resyncs only: Σ writable-layer bytes per VM sandbox (a CRI source of file growth).
   std::map<std::string, std::optional<int64_t>> writable_layer_bytes;
+  // The startup profile: per asked sandbox, its first container's started_at (Unix ns; nullopt: none
+  // started yet). Empty when nothing was asked or the call failed (container_starts_error).
+  std::map<std::string, std::optional<int64_t>> first_container_started_ns;
+  std::optional<Error> container_starts_error;
+};
+
+// Which sandboxes the startup profile still asks about: those created since `watch_since_ns` (the daemon's
+// start, Unix ns) that the table has not settled. `enabled` false: none.
+struct StartQuery {
+  bool enabled = false;
+  int64_t watch_since_ns = 0;
+  std::set<std::string> settled;
 };
 
 // Runs on the runtime worker: lists sandboxes, inspects those not in `inspected` (all when `full`), and
 // fetches container limits for handlers in `dynamic_handlers`.
-// With `vm_handlers`, a full fetch also asks the writable-layer bytes of those handlers' sandboxes.
+// With `vm_handlers`, a full fetch also asks the writable-layer bytes of those handlers' sandboxes. With
+// `start`, the first container starts of the ready sandboxes it still asks about (at most one
+// ListContainers, and ContainerStatus for their started containers only).
 RuntimeSnapshot FetchRuntime(RuntimePort& runtime, const std::set<std::string>& inspected, bool full,
                              const std::set<std::string>& dynamic_handlers,
-                             const std::set<std::string>& vm_handlers = {});
+                             const std::set<std::string>& vm_handlers = {}, const StartQuery& start = {});
 
 struct ReconcileSetup {
   sizer::ProfileCatalog catalog = sizer::ProfileCatalog::Builtin();
@@ -76,10 +90,13 @@ class Reconciler {
   using Clock = std::chrono::steady_clock;
 
   // `on_level_change` runs (on the loop) after an observation changed a pod's pressure level, e.g. to
-  // republish the API view at once. `now` stamps samples and read times (injectable for tests).
+  // republish the API view at once. `now` stamps samples and read times (injectable for tests);
+  // `wall_now_ns` is the Unix time in ns, which CRI timestamps are compared with: its value at
+  // construction is when the startup profile begins to watch (daemon/startup_profile.h).
   Reconciler(ReconcileSetup setup, CgroupPort& cgroups, GuestPort& guest, metrics::DaemonMetrics& metrics,
              Logger& log, std::function<void()> on_level_change = nullptr,
-             std::function<Clock::time_point()> now = nullptr);
+             std::function<Clock::time_point()> now = nullptr,
+             std::function<int64_t()> wall_now_ns = nullptr);
 
   // Applies a snapshot: new pods are sized and observed at once, gone pods removed (series and all).
   void Apply(const RuntimeSnapshot& snapshot);
@@ -98,6 +115,9 @@ class Reconciler {
   void SetPorts(CgroupPort& cgroups, GuestPort& guest);
 
   std::set<std::string> InspectedIds() const;
+  // What FetchRuntime should ask for the startup profile.
+  StartQuery StartQueryNow() const;
+  int64_t watch_since_ns() const { return watch_since_ns_; }
   std::set<std::string> DynamicHandlers() const;
   std::set<std::string> VmHandlers() const;
   const PodTable& table() const { return table_; }
@@ -124,12 +144,15 @@ class Reconciler {
                 std::optional<sizer::HostObservation> host,
                 std::optional<Result<sizer::GuestObservation>> guest, std::optional<Clock::time_point> woke);
   void Journal(const PodState& pod, const sizer::PressureAssessment& a);
+  void ProfileStart(PodState& pod, const RuntimeSnapshot& snap);
+  void ProfileShimCreate(PodState& pod, const sizer::GuestObservation& guest);
   void StopWatching(PodState& pod);
   void Forget(const std::string& id);
   void Flush();
   void RebuildLedger();
   void RebuildLedgerIfChanged();
   Clock::time_point Now() const;
+  int64_t WallNowNs() const;
 
   ReconcileSetup setup_;
   CgroupPort* cgroups_;
@@ -138,6 +161,8 @@ class Reconciler {
   Logger& log_;
   std::function<void()> on_level_change_;
   std::function<Clock::time_point()> now_;
+  std::function<int64_t()> wall_now_ns_;
+  int64_t watch_since_ns_ = 0;
   PodTable table_;
   Exporter exporter_;
   sizer::NodeLedger ledger_;

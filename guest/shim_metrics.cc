@@ -30,7 +30,12 @@ Result<sizer::GuestObservation> GuestObservationFromShimMetrics(std::string_view
                                                                 std::string_view sandbox_id) {
   std::optional<int64_t> mem_total, mem_available, anon, shmem, cached;
   std::optional<uint64_t> oom_kills;
+  std::optional<double> create_sum_ms, create_count;
   std::vector<MountParts> mounts;
+  const std::string rpc_sum = std::string(kShimRpcDurationsFamily) + "_sum";
+  const std::string rpc_count = std::string(kShimRpcDurationsFamily) + "_count";
+  const std::string old_sum = std::string(kShimRpcDurationsFamilyOld) + "_sum";
+  const std::string old_count = std::string(kShimRpcDurationsFamilyOld) + "_count";
   std::optional<Error> bad;
 
   auto integral = [&](const SampleView& s, std::string_view what) -> std::optional<double> {
@@ -46,11 +51,20 @@ Result<sizer::GuestObservation> GuestObservationFromShimMetrics(std::string_view
 
   Status st = ParseExposition(text, source, [&](const SampleView& s) {
     if (bad) return;
-    const bool ours = s.name == kMeminfoFamily || s.name == kFilesystemBytesFamily || s.name == kVmStatFamily;
+    const bool rpc_is_sum = s.name == rpc_sum || s.name == old_sum;
+    const bool rpc = rpc_is_sum || s.name == rpc_count || s.name == old_count;
+    const bool ours =
+        rpc || s.name == kMeminfoFamily || s.name == kFilesystemBytesFamily || s.name == kVmStatFamily;
     if (!ours) return;
     if (!sandbox_id.empty()) {
       auto sb = s.Label("sandbox_id");
       if (sb && *sb != sandbox_id) return;
+    }
+    if (rpc) {
+      // A value we cannot use only costs the startup profile this one number (it counts it as invalid).
+      if (s.Label("action") == std::optional<std::string_view>("create"))
+        (rpc_is_sum ? create_sum_ms : create_count) = s.value;
+      return;
     }
     auto item = s.Label("item");
     if (!item) return;
@@ -108,6 +122,8 @@ Result<sizer::GuestObservation> GuestObservationFromShimMetrics(std::string_view
   out.shmem_bytes = shmem;
   out.file_bytes = cached;
   out.oom_kills = oom_kills;
+  out.shim_create_sum_ms = create_sum_ms;
+  out.shim_create_count = create_count;
   for (auto& m : mounts) {
     if (!m.used) continue;
     out.mounts.push_back({.mount = std::move(m.mount),

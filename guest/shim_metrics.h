@@ -31,6 +31,13 @@ namespace uvm::guest {
 inline constexpr std::string_view kMeminfoFamily = "kata_guest_meminfo";
 inline constexpr std::string_view kFilesystemBytesFamily = "kata_guest_filesystem_bytes";
 inline constexpr std::string_view kVmStatFamily = "kata_guest_vm_stat";
+// The shim's own task-service RPC timings [S: kata-containers src/runtime/pkg/containerd-shim-v2/
+// metrics.go rpcDurationsHistogram (namespace kata_shim, label "action", ExponentialBuckets(1, 2, 10) ms),
+// observed in service.go; older releases named it ..._million_seconds]: the observation keeps
+// action="create" _sum (ms) and _count, for the daemon's startup profile.
+inline constexpr std::string_view kShimRpcDurationsFamily = "kata_shim_rpc_durations_histogram_milliseconds";
+inline constexpr std::string_view kShimRpcDurationsFamilyOld =
+    "kata_shim_rpc_durations_histogram_million_seconds";
 
 // Maps one shim-monitor payload. `source` prefixes errors (e.g. the socket path). When `sandbox_id` is
 // not empty, samples that carry a different `sandbox_id` label (a kata-monitor aggregate) are skipped.

@@ -213,6 +213,7 @@ struct DaemonMetrics::State {
     bool has_pressure = false;
   };
   using CounterCache = std::map<std::string, prometheus::Counter*, std::less<>>;
+  using HistogramCache = std::map<std::string, prometheus::Histogram*, std::less<>>;
 
   State(const std::string& version, const std::string& node);
 
@@ -237,6 +238,10 @@ struct DaemonMetrics::State {
   prometheus::Gauge& cri_up;
   prometheus::Histogram& reconcile;
   prometheus::Histogram& loop_lag;
+  // The startup profile.
+  prometheus::Family<prometheus::Histogram>& sandbox_start;
+  prometheus::Family<prometheus::Histogram>& shim_create;
+  prometheus::Family<prometheus::Counter>& start_skipped;
   // The node ledger.
   prometheus::Family<prometheus::Gauge>& allocatable_memory;
   prometheus::Family<prometheus::Gauge>& allocatable_cpu;
@@ -250,7 +255,8 @@ struct DaemonMetrics::State {
 
   mutable std::mutex mu;  // guards the members below; never taken by a scrape
   std::unordered_map<std::string, Pod> pods;
-  CounterCache write_counters, error_counters, transition_counters;
+  CounterCache write_counters, error_counters, transition_counters, skipped_counters;
+  HistogramCache start_histograms, shim_histograms;
   prometheus::Gauge* allocatable_pods_series = nullptr;  // absent while no pod-count limit is known
   // Per shape: its series in fit_pods (absent while unbounded), shape_memory (two views), shape_cpu.
   struct ShapeSeries {
@@ -337,6 +343,28 @@ DaemonMetrics::State::State(const std::string& version, const std::string& node_
               .Labels(NodeLabel(node_name))
               .Register(registry)
               .Add({}, LoopLagBuckets())),
+      sandbox_start(prometheus::BuildHistogram()
+                        .Name("uvm_sizer_sandbox_start_seconds")
+                        .Help("Pod start on the node, once per sandbox created while the daemon ran: the "
+                              "first container's CRI started_at less the sandbox's created_at, by runtime "
+                              "handler and predicted UVM memory bucket (\"none\": not VM-isolated).")
+                        .Labels(NodeLabel(node_name))
+                        .Register(registry)),
+      shim_create(prometheus::BuildHistogram()
+                      .Name("uvm_sizer_sandbox_shim_create_seconds")
+                      .Help("The Kata shim's own create of the sandbox (VM boot and agent CreateSandbox), "
+                            "from its kata_shim_rpc_durations_histogram_milliseconds{action=\"create\"} "
+                            "while it counts the sandbox alone; Kata runtime types only.")
+                      .Labels(NodeLabel(node_name))
+                      .Register(registry)),
+      start_skipped(
+          prometheus::BuildCounter()
+              .Name("uvm_sizer_sandbox_start_skipped_total")
+              .Help("Sandbox starts (and Kata shim creates) the startup profile did not observe, by "
+                    "reason: clock_skew, implausible, never_started, shim_create_absent, "
+                    "shim_create_ambiguous, shim_create_invalid.")
+              .Labels(NodeLabel(node_name))
+              .Register(registry)),
       allocatable_memory(prometheus::BuildGauge()
                              .Name("uvm_sizer_node_allocatable_memory_bytes")
                              .Help("Memory the scheduler may place on the node: capacity less the kubelet's "
@@ -741,6 +769,43 @@ void DaemonMetrics::ObserveLoopLagSeconds(double seconds) {
 void DaemonMetrics::CountError(std::string_view cause) {
   std::lock_guard lock(state_->mu);
   State::Cached(state_->errors, state_->error_counters, cause, {{"cause", cause}}).Increment();
+}
+
+namespace {
+
+void ObserveIn(prometheus::Family<prometheus::Histogram>& family,
+               std::map<std::string, prometheus::Histogram*, std::less<>>& cache, std::string_view handler,
+               std::string_view bucket, double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return;
+  std::string key = fmt::format("{}\n{}", handler, bucket);
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    prometheus::Histogram::BucketBoundaries bounds(kSandboxStartBuckets.begin(), kSandboxStartBuckets.end());
+    auto& h = family.Add(
+        {{"runtime_handler", SanitizeLabelValue(handler)}, {"uvm_memory_bucket", SanitizeLabelValue(bucket)}},
+        bounds);
+    it = cache.emplace(std::move(key), &h).first;
+  }
+  it->second->Observe(seconds);
+}
+
+}  // namespace
+
+void DaemonMetrics::ObserveSandboxStart(std::string_view runtime_handler, std::string_view uvm_memory_bucket,
+                                        double seconds) {
+  std::lock_guard lock(state_->mu);
+  ObserveIn(state_->sandbox_start, state_->start_histograms, runtime_handler, uvm_memory_bucket, seconds);
+}
+
+void DaemonMetrics::ObserveShimCreate(std::string_view runtime_handler, std::string_view uvm_memory_bucket,
+                                      double seconds) {
+  std::lock_guard lock(state_->mu);
+  ObserveIn(state_->shim_create, state_->shim_histograms, runtime_handler, uvm_memory_bucket, seconds);
+}
+
+void DaemonMetrics::CountSandboxStartSkipped(std::string_view reason) {
+  std::lock_guard lock(state_->mu);
+  State::Cached(state_->start_skipped, state_->skipped_counters, reason, {{"reason", reason}}).Increment();
 }
 
 void DaemonMetrics::CountPressureTransition(std::string_view level, std::string_view cause) {

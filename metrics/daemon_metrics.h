@@ -25,6 +25,7 @@
 // U+FFFD. Values are otherwise kept as they are, whatever their length.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -89,6 +90,16 @@ struct PodPressureMetrics {
 inline constexpr std::string_view kWriteOk = "ok";
 inline constexpr std::string_view kWriteError = "error";
 
+// uvm_sizer_sandbox_start_seconds and uvm_sizer_sandbox_shim_create_seconds (daemon/startup_profile.h),
+// in seconds. 50 ms is below any pod start (runc with a cached image: ~0.1-0.3 s) and 120 s covers an image
+// pull or a confidential VM accepting GiBs of memory at boot; in between roughly 1-2-3-5 steps, densest
+// from 1 to 10 s where Kata and kata-cc starts lie, and past kubelet's
+// kubelet_run_podsandbox_duration_seconds, whose top bucket is 10 s (STARTUP.md §2.5). The shim's own
+// histogram has 1..512 ms buckets, too short for a VM boot, so its create gets the same list. 17 buckets
+// x 7 memory buckets x a few handlers keeps the families small.
+inline constexpr std::array<double, 17> kSandboxStartBuckets = {0.05, 0.1, 0.25, 0.5, 1,  2,  3,  5,  8,
+                                                                10,   15,  20,   30,  45, 60, 90, 120};
+
 class DaemonMetrics {
  public:
   // Registers every family, with uvm_sizer_build_info{version} 1, uvm_sizer_cri_up 0 and
@@ -125,6 +136,14 @@ class DaemonMetrics {
   // How late a scheduled job started (uvm_sizer_event_loop_lag_seconds).
   void ObserveLoopLagSeconds(double seconds);
   void CountError(std::string_view cause);
+  // The startup profile: one observation per sandbox start (uvm_sizer_sandbox_start_seconds), per Kata
+  // shim create (uvm_sizer_sandbox_shim_create_seconds), and the starts not observed, by reason
+  // (uvm_sizer_sandbox_start_skipped_total). Non-finite or negative seconds are dropped.
+  void ObserveSandboxStart(std::string_view runtime_handler, std::string_view uvm_memory_bucket,
+                           double seconds);
+  void ObserveShimCreate(std::string_view runtime_handler, std::string_view uvm_memory_bucket,
+                         double seconds);
+  void CountSandboxStartSkipped(std::string_view reason);
   // level: "ok" | "warning" | "critical"; cause: what the model blamed (filesystem, logs, anonymous, ...).
   void CountPressureTransition(std::string_view level, std::string_view cause);
 

@@ -38,6 +38,10 @@ struct GuestObservation {
   std::optional<int64_t> file_bytes;   // Cached
   std::vector<GuestMountUsage> mounts;
   std::optional<uint64_t> oom_kills;  // /proc/vmstat oom_kill: a counter, resets when the VM restarts
+  // Not pressure: the shim's own kata_shim_rpc_durations_histogram_milliseconds{action="create"} _sum (ms)
+  // and _count, carried along for the daemon's startup profile (daemon/startup_profile.h).
+  std::optional<double> shim_create_sum_ms;
+  std::optional<double> shim_create_count;
 };
 
 // The host's view of the pod cgroup (memory.current / usage_in_bytes, memory.max / limit_in_bytes,

@@ -79,6 +79,13 @@ class RecordedRuntime final : public RuntimePort {
   Result<std::optional<int64_t>> WritableLayerBytes(const std::string&) override {
     return std::optional<int64_t>{};
   }
+  // The recording has no containers: none started.
+  Result<std::map<std::string, std::optional<int64_t>>> FirstContainerStarts(
+      const std::set<std::string>& ids) override {
+    std::map<std::string, std::optional<int64_t>> out;
+    for (const auto& id : ids) out[id] = std::nullopt;
+    return out;
+  }
 
  private:
   std::vector<SandboxSummary> list_;

@@ -301,6 +301,43 @@ def panels():
                       (f"sum by (level) (increase(uvm_sizer_pressure_transitions_total{{{NODE}}}[$__rate_interval]))",
                        "entered {{level}}")], "short"), 16, 8)
 
+    L.row("Pod startup by runtime class")
+    start = "cluster_runtime_handler:uvm_sizer_sandbox_start_seconds_bucket:rate5m"
+    L.add(timeseries("Pod start p50 / p90 / p99 per handler", "Sandbox created → first container started "
+                     "(CRI timestamps), once per sandbox the daemon saw created: for a Kata pod that includes "
+                     "the VM boot, the image check or pull and the container start. From the recorded 5-minute "
+                     "bucket rates, over every node of the cluster.",
+                     [(f"histogram_quantile({q}, sum by (le, cluster, runtime_handler) ({start}{{{HANDLER}}}))",
+                       f"{{{{cluster}}}} {{{{runtime_handler}}}} p{int(q * 100)}") for q in (0.5, 0.9, 0.99)],
+                     "s"), 12, 8)
+    L.add(bargauge("Pod start p90 by handler and UVM memory", "p90 of the pod start per handler and bucket of "
+                   "the UVM memory the sizer predicts (\"none\": not VM-isolated): does a bigger UVM start "
+                   "slower (memory acceptance on confidential VMs)?",
+                   [(f"sort_desc(histogram_quantile(0.9, sum by (le, cluster, runtime_handler, uvm_memory_bucket) "
+                     f"({start}{{{HANDLER}}})))", "{{cluster}} {{runtime_handler}} {{uvm_memory_bucket}}")], "s"),
+          6, 8)
+    L.add(timeseries("Pod starts per second", "How many pods start, per handler and UVM memory bucket (the "
+                     "load behind the quantiles: few starts make a noisy p99).",
+                     [(f"cluster_runtime_handler:uvm_sizer_sandbox_starts:rate5m{{{HANDLER}}}",
+                       "{{cluster}} {{runtime_handler}} {{uvm_memory_bucket}}")], "ops", stacked=True), 6, 8)
+    L.add(timeseries("Kata shim create p50 / p90 per handler", "The Kata shim's own create of the sandbox (VM "
+                     "boot and agent CreateSandbox), where the daemon could read it alone from the shim's "
+                     "monitor socket (Kata runtime types only).",
+                     [(f"histogram_quantile({q}, sum by (le, cluster, runtime_handler) "
+                       f"(cluster_runtime_handler:uvm_sizer_sandbox_shim_create_seconds_bucket:rate5m{{{HANDLER}}}))",
+                       f"{{{{cluster}}}} {{{{runtime_handler}}}} p{int(q * 100)}") for q in (0.5, 0.9)], "s"), 12, 8)
+    L.add(timeseries("Pod start p90 per node", "p90 of the pod start per node and handler, from the daemons' "
+                     "own histograms: a node much slower than its peers is worth a look.",
+                     [(f"histogram_quantile(0.9, sum by (le, node, runtime_handler) (rate("
+                       f"uvm_sizer_sandbox_start_seconds_bucket{{{NODE},runtime_handler=~\"$runtime_handler\"}}"
+                       f"[$__rate_interval])))", "{{node}} {{runtime_handler}}")], "s"), 6, 8)
+    L.add(timeseries("Starts not profiled", "Starts the daemon did not observe, by reason: clock_skew "
+                     "(started before created), implausible (over an hour), never_started, and Kata shim "
+                     "creates it could not isolate (shim_create_ambiguous: a container create was already in "
+                     "the shim's sum).",
+                     [(f"sum by (reason) (increase(uvm_sizer_sandbox_start_skipped_total{{{NODE}}}[$__rate_interval]))",
+                       "{{reason}}")], "short"), 6, 8)
+
     L.row("uvm-sizer itself")
     L.add(timeseries("Reconcile duration", "How long one reconcile of a node's pods takes.",
                      [(f"histogram_quantile(0.5, sum by (le, node) (rate(uvm_sizer_reconcile_duration_seconds_bucket"

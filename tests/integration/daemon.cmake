@@ -7,7 +7,7 @@ if(TARGET uvm_containerd_fixture AND TARGET uvm-sizer AND TARGET uvm_guest_parse
   add_dependencies(uvm_daemon_process uvm-sizer)
 
   add_executable(daemon_integration_tests ${CMAKE_CURRENT_LIST_DIR}/daemon_cri_test.cc
-                 ${CMAKE_CURRENT_LIST_DIR}/daemon_capacity_test.cc)
+                 ${CMAKE_CURRENT_LIST_DIR}/daemon_capacity_test.cc ${CMAKE_CURRENT_LIST_DIR}/daemon_startup_test.cc)
   target_link_libraries(daemon_integration_tests PRIVATE uvm_daemon_process uvm_containerd_fixture uvm_api
                         uvm_sizer_formats nlohmann_json::nlohmann_json GTest::gtest_main)
   target_compile_definitions(daemon_integration_tests PRIVATE UVM_SIZER_BIN="$<TARGET_FILE:uvm-sizer>")

@@ -57,11 +57,26 @@ class Runtime final : public RuntimePort {
     if (auto it = writable.find(id); it != writable.end()) return std::optional<int64_t>(it->second);
     return std::optional<int64_t>();
   }
+  Result<std::map<std::string, std::optional<int64_t>>> FirstContainerStarts(
+      const std::set<std::string>& ids) override {
+    ++start_calls;
+    asked_starts.push_back(ids);
+    if (starts_fail) return Error{.message = "deadline exceeded", .code = ErrorCode::kDeadline};
+    std::map<std::string, std::optional<int64_t>> out;
+    for (const auto& id : ids) {
+      auto it = started_at.find(id);
+      out[id] = it == started_at.end() ? std::nullopt : std::optional<int64_t>(it->second);
+    }
+    return out;
+  }
   std::map<std::string, SandboxDetail> sandboxes;
   std::map<std::string, int64_t> writable;
+  std::map<std::string, int64_t> started_at;  // sandbox id -> first container started_at (Unix ns)
   std::set<std::string> inspect_fails;
   bool down = false;
-  int list_calls = 0, inspect_calls = 0, container_calls = 0, stats_calls = 0;
+  bool starts_fail = false;
+  std::vector<std::set<std::string>> asked_starts;  // each FirstContainerStarts call's ids
+  int list_calls = 0, inspect_calls = 0, container_calls = 0, stats_calls = 0, start_calls = 0;
 };
 
 // A connected TCP loopback pair: urgent data sent on `sender` makes `receiver` poll with POLLPRI.

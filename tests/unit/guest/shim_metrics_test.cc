@@ -34,6 +34,38 @@ TEST(ShimMetrics, MapsTheFixturePayload) {
   EXPECT_EQ(g->mounts[1].total_bytes, 1039LL << 20);
 }
 
+TEST(ShimMetrics, KeepsTheShimsCreateSumAndCountOnlyForActionCreate) {
+  const char* text =
+      "# TYPE kata_shim_rpc_durations_histogram_milliseconds histogram\n"
+      "kata_shim_rpc_durations_histogram_milliseconds_bucket{action=\"create\",le=\"+Inf\"} 1\n"
+      "kata_shim_rpc_durations_histogram_milliseconds_sum{action=\"create\"} 812\n"
+      "kata_shim_rpc_durations_histogram_milliseconds_count{action=\"create\"} 1\n"
+      "kata_shim_rpc_durations_histogram_milliseconds_sum{action=\"start\"} 40\n"
+      "kata_shim_rpc_durations_histogram_milliseconds_count{action=\"start\"} 3\n"
+      "kata_guest_meminfo{item=\"mem_total\"} 1e9\nkata_guest_meminfo{item=\"mem_available\"} 5e8\n";
+  auto g = GuestObservationFromShimMetrics(text, "shim");
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_EQ(g->shim_create_sum_ms, 812.0);
+  EXPECT_EQ(g->shim_create_count, 1.0);
+}
+
+TEST(ShimMetrics, ReadsTheOlderMillionSecondsNameAndNothingWhenAbsent) {
+  const char* mem =
+      "kata_guest_meminfo{item=\"mem_total\"} 1e9\nkata_guest_meminfo{item=\"mem_available\"} 5e8\n";
+  auto old = GuestObservationFromShimMetrics(
+      std::string("kata_shim_rpc_durations_histogram_million_seconds_sum{action=\"create\"} 95\n"
+                  "kata_shim_rpc_durations_histogram_million_seconds_count{action=\"create\"} 2\n") +
+          mem,
+      "old shim");
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_EQ(old->shim_create_sum_ms, 95.0);
+  EXPECT_EQ(old->shim_create_count, 2.0);
+  auto none = GuestObservationFromShimMetrics(mem, "agent only");
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_FALSE(none->shim_create_sum_ms.has_value());
+  EXPECT_FALSE(none->shim_create_count.has_value());
+}
+
 TEST(ShimMetrics, OlderAgentWithoutFilesystemOrVmstat) {
   auto g = GuestObservationFromShimMetrics(
       "kata_guest_meminfo{item=\"mem_total\"} 1e9\nkata_guest_meminfo{item=\"mem_available\"} 5e8\n", "old");

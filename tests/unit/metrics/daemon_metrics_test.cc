@@ -488,6 +488,43 @@ TEST(DaemonMetrics, MeasuredOverheadIsAVmPodSeriesOnlyWhereMeasured) {
 
 // The series a node exports with 250 VM pods under guest monitoring (two filesystems, two growth causes
 // each) and three shapes: the number the README states, held here so it cannot grow unnoticed.
+TEST(DaemonMetrics, StartupHistogramsAreByHandlerAndMemoryBucketWithFixedBuckets) {
+  DaemonMetrics m("1", "node-1");
+  m.ObserveSandboxStart("kata-cc", "<=4Gi", 2.5);
+  m.ObserveSandboxStart("kata-cc", "<=4Gi", 130);  // beyond the last bucket: only +Inf
+  m.ObserveSandboxStart("runc", "none", 0.2);
+  m.ObserveSandboxStart("runc", "none", std::nan(""));
+  m.ObserveSandboxStart("runc", "none", -1);
+  m.ObserveShimCreate("kata-cc", "<=4Gi", 1.2);
+  m.CountSandboxStartSkipped("clock_skew");
+  m.CountSandboxStartSkipped("clock_skew");
+  auto all = ParseExposition(m.Serialize());
+  const std::map<std::string, std::string> cc{{"runtime_handler", "kata-cc"}, {"uvm_memory_bucket", "<=4Gi"}};
+  EXPECT_THAT(Value(all, "uvm_sizer_sandbox_start_seconds_count", cc), Optional(2.0));
+  EXPECT_THAT(Value(all, "uvm_sizer_sandbox_start_seconds_sum", cc), Optional(132.5));
+  auto with = [&](std::string le) {
+    auto l = cc;
+    l["le"] = std::move(le);
+    return l;
+  };
+  EXPECT_THAT(Value(all, "uvm_sizer_sandbox_start_seconds_bucket", with("2")), Optional(0.0));
+  EXPECT_THAT(Value(all, "uvm_sizer_sandbox_start_seconds_bucket", with("3")), Optional(1.0));
+  EXPECT_THAT(Value(all, "uvm_sizer_sandbox_start_seconds_bucket", with("120")), Optional(1.0));
+  EXPECT_THAT(Value(all, "uvm_sizer_sandbox_start_seconds_bucket", with("+Inf")), Optional(2.0));
+  EXPECT_THAT(Value(all, "uvm_sizer_sandbox_start_seconds_count",
+                    {{"runtime_handler", "runc"}, {"uvm_memory_bucket", "none"}, {"node", "node-1"}}),
+              Optional(1.0));
+  size_t buckets = 0;
+  for (const auto& s : Find(all, "uvm_sizer_sandbox_start_seconds_bucket"))
+    buckets += s.labels.at("runtime_handler") == "runc";
+  EXPECT_EQ(buckets, kSandboxStartBuckets.size() + 1);
+  EXPECT_EQ(std::strtod(Find(all, "uvm_sizer_sandbox_start_seconds_bucket").front().labels.at("le").c_str(),
+                        nullptr),
+            0.05);
+  EXPECT_THAT(Value(all, "uvm_sizer_sandbox_shim_create_seconds_count", cc), Optional(1.0));
+  EXPECT_THAT(Value(all, "uvm_sizer_sandbox_start_skipped_total", {{"reason", "clock_skew"}}), Optional(2.0));
+}
+
 TEST(DaemonMetrics, SeriesPerNodeFor250VmPodsStayBounded) {
   DaemonMetrics m("1", "n");
   for (int i = 0; i < 250; ++i) {
