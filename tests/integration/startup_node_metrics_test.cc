@@ -16,6 +16,7 @@
 #include "bench/startup/node_scrape.h"
 #include "tests/integration/harness/containerd_fixture.h"
 #include "tests/support/http_client.h"
+#include "tests/support/subprocess.h"
 
 namespace uvm::startup {
 namespace {
@@ -148,6 +149,35 @@ TEST_F(StartupNodeMetrics, ScrapeHasARowForTheRuntimeTypeAndAnErrorRowForADeadKu
 
   EXPECT_TRUE(containerd().RemovePod(*pod).ok());
 }
+
+#ifdef UVM_SIZER_STARTUP_BIN
+// The command an operator runs: the same table on stdout, exit 0 with one reachable source, and exit 1
+// with an error row when a source is down (the other is still printed).
+TEST_F(StartupNodeMetrics, TheScrapeCommandPrintsTheTableAndFailsOnADeadSource) {
+  auto pod = containerd().CreatePod({.name = "startup-node-cli", .handler = "kata"});
+  ASSERT_TRUE(pod.ok()) << pod.error().message;
+
+  uvm::testing::ProcessResult ok =
+      uvm::testing::RunProcess({UVM_SIZER_STARTUP_BIN, "scrape", "--containerd", metrics_base_});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_THAT(ok.out, AllOf(HasSubstr("bucket resolution"),
+                            ::testing::ContainsRegex("io\\.containerd\\.runc\\.v2 +run_sandbox +[0-9]+ ")));
+
+  uvm::testing::ProcessResult json =
+      uvm::testing::RunProcess({UVM_SIZER_STARTUP_BIN, "scrape", "--containerd", metrics_base_, "--kubelet",
+                                "http://127.0.0.1:1", "--json"});
+  EXPECT_EQ(json.exit_code, 1) << json.err;
+  auto doc = nlohmann::json::parse(json.out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(doc.is_discarded()) << json.out;
+  EXPECT_EQ(doc["sources"][1]["source"], "containerd");
+  EXPECT_FALSE(doc["sources"][1]["rows"].empty());
+
+  uvm::testing::ProcessResult usage = uvm::testing::RunProcess({UVM_SIZER_STARTUP_BIN, "scrape"});
+  EXPECT_EQ(usage.exit_code, 2) << "no source is bad usage";
+
+  EXPECT_TRUE(containerd().RemovePod(*pod).ok());
+}
+#endif
 
 }  // namespace
 }  // namespace uvm::startup
