@@ -133,4 +133,11 @@ Result<HttpResponse> HttpGet(const HttpGetRequest& request) {
   return out;
 }
 
+std::string BodyExcerpt(std::string_view body, size_t max_chars) {
+  if (body.empty()) return "an empty body";
+  std::string text = QuoteText(body, max_chars);
+  if (body.size() > max_chars) text += fmt::format(" ({} bytes)", body.size());
+  return text;
+}
+
 }  // namespace uvm::cli

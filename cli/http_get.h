@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -44,5 +45,9 @@ struct HttpResponse {
 // kDeadline (timed out), kUnavailable (refused, reset), kNotFound (the host does not resolve),
 // kResourceExhausted (body over the limit), kInvalidInput (not HTTP).
 Result<HttpResponse> HttpGet(const HttpGetRequest& request);
+
+// What a body shows in an error message: at most `max_chars`, quoted, with its size when cut short;
+// "an empty body" when there is none.
+std::string BodyExcerpt(std::string_view body, size_t max_chars);
 
 }  // namespace uvm::cli

@@ -20,11 +20,7 @@ constexpr uint64_t kMaxResponseBytes = 64ull << 20;
 
 // What came back, shortened for a message.
 std::string Excerpt(std::string_view body) {
-  constexpr size_t kMax = 300;
-  if (body.empty()) return "an empty body";
-  std::string text = QuoteText(body, kMax);
-  if (body.size() > kMax) text += fmt::format(" ({} bytes)", body.size());
-  return text;
+  return cli::BodyExcerpt(body, 300);
 }
 
 // Prometheus's float text: Go's strconv.FormatFloat 'f'/'e' output, or "NaN", "+Inf", "-Inf".

@@ -27,13 +27,9 @@ constexpr std::string_view kSandboxRuntimeCreate = "containerd_cri_sandbox_runti
 // Kubelet /metrics is several MB on a busy node; anything near this is not a metrics page.
 constexpr uint64_t kMaxMetricsBytes = 64ull << 20;
 
-// What the text of a response shows in a message.
+// What came back, shortened for a message.
 std::string Excerpt(std::string_view body) {
-  constexpr size_t kMax = 200;
-  if (body.empty()) return "an empty body";
-  std::string text = QuoteText(body, kMax);
-  if (body.size() > kMax) text += fmt::format(" ({} bytes)", body.size());
-  return text;
+  return cli::BodyExcerpt(body, 200);
 }
 
 ErrorCode CodeFromHttpStatus(int status) {

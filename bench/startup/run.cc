@@ -281,6 +281,12 @@ class Runner {
   // Blocking admission for closed/open modes; false = never fits (or stopped).
   bool AcquireBudget(int64_t bytes, int64_t* waited_ns, bool* never);
   void ReleaseBudget(int64_t bytes);
+  int64_t BudgetBytes(const sizer::PodSizing& sizing) const;
+  // The row of a pod the memory budget can never admit, in the cell of the pods that ran.
+  PodRecord RefusedByBudget(const PodJob& job, const sizer::PodSizing& sizing, int64_t bytes) const;
+  // Closed and open mode: one pod from its admission to its row. false: it was not admitted (stopping,
+  // or the budget can never hold it), and the caller stops launching.
+  bool RunQueuedPod(const PodJob& job, std::optional<int64_t> arrival_ns);
   sizer::PodSizing Size(const std::string& handler, int size_index, Error* error) const;
   std::string HandlerRuntime(const std::string& handler);
 
@@ -687,12 +693,50 @@ void Runner::ReleaseBudget(int64_t bytes) {
 }
 
 // A pod the budget can never admit: an error row, no CRI call.
-PodRecord BudgetRefusal(const PodRecord& base, int64_t bytes, int64_t capacity) {
-  PodRecord r = base;
+int64_t Runner::BudgetBytes(const sizer::PodSizing& sizing) const {
+  std::optional<int64_t> limit;
+  if (sizing.sandbox.memory_limit_in_bytes > 0) limit = sizing.sandbox.memory_limit_in_bytes;
+  return PodBudgetBytes(PredictedFromSizing(sizing), limit, plan_.overhead);
+}
+
+PodRecord Runner::RefusedByBudget(const PodJob& job, const sizer::PodSizing& sizing, int64_t bytes) const {
+  const SizePoint& size = plan_.sizes[static_cast<size_t>(job.size_index)];
+  PodRecord r;
+  r.run_id = run_id_;
+  r.handler = job.handler;
+  r.mode = std::string(RunModeName(plan_.mode));
+  r.level = job.level;
+  r.rate = job.rate;
+  r.iteration = job.iteration;
+  r.burst = job.burst;
+  r.warmup = job.warmup;
+  r.mem_limit = size.mem_label;
+  r.cpu_limit = size.cpu_label;
+  r.overhead = plan_.overhead.text;
+  r.predicted_uvm = PredictedFromSizing(sizing);
+  if (sizing.sandbox.memory_limit_in_bytes > 0) r.memory_limit_bytes = sizing.sandbox.memory_limit_in_bytes;
   r.error = PodError{"budget", "RESOURCE_EXHAUSTED",
                      fmt::format("the pod needs {} MiB of the memory budget, which is {} MiB (--mem-budget)",
-                                 bytes >> 20, capacity >> 20)};
+                                 bytes >> 20, budget_->capacity() >> 20)};
   return r;
+}
+
+bool Runner::RunQueuedPod(const PodJob& job, std::optional<int64_t> arrival_ns) {
+  Error size_error;
+  const sizer::PodSizing sizing = Size(job.handler, job.size_index, &size_error);
+  const int64_t bytes = BudgetBytes(sizing);
+  int64_t waited = 0;
+  bool never = false;
+  if (!AcquireBudget(bytes, &waited, &never)) {
+    if (never) Finish({.record = RefusedByBudget(job, sizing, bytes)});
+    return false;
+  }
+  // The queue: the arrival (open mode) or the admission request -> the first call.
+  LivePod pod = StartPod(job, arrival_ns ? NowNs() - *arrival_ns : waited);
+  TeardownPod(pod);
+  ReleaseBudget(bytes);
+  Finish(std::move(pod));
+  return true;
 }
 
 void Runner::RunBurstMode() {
@@ -708,11 +752,8 @@ void Runner::RunBurstMode() {
     // Waves: the burst's pods are admitted in order while they fit the budget; the rest wait for the
     // wave before them to be torn down (their wait is budget_wait_ns, outside their total).
     Error size_error;
-    sizer::PodSizing sizing = Size(b.handler, b.size_index, &size_error);
-    PredictedUvm predicted = PredictedFromSizing(sizing);
-    std::optional<int64_t> limit;
-    if (sizing.sandbox.memory_limit_in_bytes > 0) limit = sizing.sandbox.memory_limit_in_bytes;
-    const int64_t bytes = PodBudgetBytes(predicted, limit, plan_.overhead);
+    const sizer::PodSizing sizing = Size(b.handler, b.size_index, &size_error);
+    const int64_t bytes = BudgetBytes(sizing);
     const int64_t release_ns = NowNs();
     int remaining = b.count;
     while (remaining > 0 && !Stopping()) {
@@ -721,23 +762,7 @@ void Runner::RunBurstMode() {
         MemoryBudget::Verdict v = budget_->TryAdmit(bytes);
         if (v != MemoryBudget::Verdict::kAdmit) {
           if (v == MemoryBudget::Verdict::kNever) {
-            PodRecord base;
-            base.run_id = run_id_;
-            base.handler = b.handler;
-            base.mode = "burst";
-            base.level = b.cell_level;
-            base.iteration = b.iteration;
-            base.burst = b.burst;
-            base.warmup = b.warmup;
-            base.mem_limit = plan_.sizes[static_cast<size_t>(b.size_index)].mem_label;
-            base.cpu_limit = plan_.sizes[static_cast<size_t>(b.size_index)].cpu_label;
-            base.overhead = plan_.overhead.text;
-            base.predicted_uvm = predicted;
-            base.memory_limit_bytes = limit;
-            for (int i = 0; i < remaining; ++i) {
-              LivePod refused{.record = BudgetRefusal(base, bytes, budget_->capacity())};
-              Finish(std::move(refused));
-            }
+            for (int i = 0; i < remaining; ++i) Finish({.record = RefusedByBudget(job, sizing, bytes)});
             remaining = 0;
           }
           break;
@@ -775,28 +800,7 @@ void Runner::RunClosedMode() {
                        .level = level,
                        .iteration = static_cast<int>(k / static_cast<int64_t>(plan_.handlers.size())),
                        .burst = burst};
-            Error e;
-            auto sizing = Size(job.handler, size, &e);
-            std::optional<int64_t> limit;
-            if (sizing.sandbox.memory_limit_in_bytes > 0) limit = sizing.sandbox.memory_limit_in_bytes;
-            int64_t bytes = PodBudgetBytes(PredictedFromSizing(sizing), limit, plan_.overhead);
-            int64_t waited = 0;
-            bool never = false;
-            if (!AcquireBudget(bytes, &waited, &never)) {
-              if (never) {
-                PodRecord base;
-                base.run_id = run_id_;
-                base.handler = job.handler;
-                base.mode = "closed";
-                base.level = level;
-                Finish({.record = BudgetRefusal(base, bytes, budget_->capacity())});
-              }
-              return;
-            }
-            LivePod pod = StartPod(job, waited);
-            TeardownPod(pod);
-            ReleaseBudget(bytes);
-            Finish(std::move(pod));
+            if (!RunQueuedPod(job, std::nullopt)) return;
           }
         });
       }
@@ -826,30 +830,7 @@ void Runner::RunOpenMode() {
                      .rate = rate,
                      .iteration = static_cast<int>(k / plan_.handlers.size()),
                      .burst = burst};
-          Error e;
-          auto sizing = Size(job.handler, size, &e);
-          std::optional<int64_t> limit;
-          if (sizing.sandbox.memory_limit_in_bytes > 0) limit = sizing.sandbox.memory_limit_in_bytes;
-          int64_t bytes = PodBudgetBytes(PredictedFromSizing(sizing), limit, plan_.overhead);
-          int64_t waited = 0;
-          bool never = false;
-          if (!AcquireBudget(bytes, &waited, &never)) {
-            if (never) {
-              PodRecord base;
-              base.run_id = run_id_;
-              base.handler = job.handler;
-              base.mode = "open";
-              base.level = rate_index;
-              base.rate = rate;
-              Finish({.record = BudgetRefusal(base, bytes, budget_->capacity())});
-            }
-            return;
-          }
-          // The queue: arrival -> first call, which the budget may have held back.
-          LivePod pod = StartPod(job, NowNs() - due);
-          TeardownPod(pod);
-          ReleaseBudget(bytes);
-          Finish(std::move(pod));
+          RunQueuedPod(job, due);
         });
       }
       for (auto& p : pods) p.join();
