@@ -400,6 +400,47 @@ TEST_F(StartupRunTest, ClosedAndOpenModesTimeEveryPodToo) {
   }
 }
 
+// A kata-cc UVM (2 GiB base OS) can never fit a 1 GiB budget: in every mode its pods are error rows in
+// their own cell (handler, level, size point), with the predicted UVM that did not fit; runc, 256Mi, runs.
+TEST_F(StartupRunTest, APodTheBudgetCanNeverHoldIsARefusedRowInItsCellInEveryMode) {
+  for (std::vector<std::string> mode :
+       {std::vector<std::string>{"--mode", "burst", "--levels", "2", "-n", "2"},
+        std::vector<std::string>{"--mode", "closed", "--levels", "1", "--duration", "1s"},
+        std::vector<std::string>{"--mode", "open", "--rate", "4", "--duration", "1s"}}) {
+    SCOPED_TRACE(mode[1]);
+    const std::string out = OutDir("budget-" + mode[1]);
+    const std::string root = CgroupRoot("budget-" + mode[1]);
+    std::vector<std::string> args = {"--handlers", "runc,kata-cc", "--mem-limits",  "256Mi", "--mem-budget",
+                                     "1Gi",        "--no-warmup",  "--cgroup-root", root,    "--out",
+                                     out};
+    args.insert(args.end(), mode.begin(), mode.end());
+    ProcessResult r = Run(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::vector<PodRecord> pods = Pods(out);
+    int refused = 0, ran = 0;
+    for (const PodRecord& p : pods) {
+      EXPECT_EQ(p.mode, mode[1]);
+      EXPECT_EQ(p.mem_limit, "256Mi");
+      EXPECT_EQ(p.memory_limit_bytes, 256LL << 20);
+      if (p.handler == "runc") {
+        EXPECT_TRUE(p.ok()) << p.error->message;
+        ++ran;
+        continue;
+      }
+      ASSERT_TRUE(p.error) << "a kata-cc pod ran inside a 1 GiB budget";
+      EXPECT_EQ(p.error->phase, "budget");
+      EXPECT_EQ(p.error->code, "RESOURCE_EXHAUSTED");
+      EXPECT_TRUE(p.predicted_uvm.vm_isolated);
+      EXPECT_GT(p.predicted_uvm.memory_mib, 1024u);
+      EXPECT_TRUE(p.sandbox_id.empty()) << "nothing was asked of the runtime";
+      ++refused;
+    }
+    EXPECT_GE(ran, 1);
+    EXPECT_GE(refused, 1);
+    ExpectNothingLeft(pods, root);
+  }
+}
+
 TEST_F(StartupRunTest, BackgroundPodsRunBesideTheMeasuredOnesAndGoAfterwards) {
   const std::string out = OutDir("background");
   const std::string root = CgroupRoot("background");
