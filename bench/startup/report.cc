@@ -73,6 +73,17 @@ std::string LoadText(const CellKey& key) {
   return key.mode == "open" ? fmt::format("{}/s", key.rate) : fmt::format("c={}", key.level);
 }
 
+// A burst/closed cell the memory budget kept below its level says how far it got, so that nobody reads
+// its lower latencies as a faster runtime.
+bool CappedByBudget(const Cell& cell) {
+  return cell.key.mode != "open" && cell.held_by_budget > 0 && cell.max_in_flight < cell.key.level;
+}
+
+std::string LoadText(const Cell& cell) {
+  if (!CappedByBudget(cell)) return LoadText(cell.key);
+  return fmt::format("{} (budget: ≤ {} in flight)", LoadText(cell.key), cell.max_in_flight);
+}
+
 std::string SizeText(const CellKey& key) {
   return fmt::format("mem {} · cpu {}", key.mem_limit, key.cpu_limit);
 }
@@ -331,7 +342,9 @@ std::string ReportMarkdown(const Summary& s) {
       "pods. ";
   out += fmt::format(
       "× {} is the ratio of total p50s to the same cell of {} with a bootstrap 95 % interval; ≤ 5 s counts "
-      "failed pods as not started; pods/s is completed pods over the busy time of their bursts.\n\n",
+      "failed pods as not started; pods/s is completed pods over the busy time of their bursts. A load "
+      "marked `budget: ≤ K in flight` ran below its level because the memory budget (--mem-budget) held "
+      "pods back: its latencies are not comparable with the same level of another handler (n/c).\n\n",
       ref, s.reference_handler.empty() ? "a handler without a UVM (none in this run)" : ref);
   out += fmt::format(
       "| handler (runtime) | load | size | UVM predicted | n | fail | RunPodSandbox p50 / p99 | "
@@ -349,6 +362,8 @@ std::string ReportMarkdown(const Summary& s) {
     std::string ratio = "—";
     if (c.key.handler == s.reference_handler && !c.total_ms.empty()) {
       ratio = "1.00";
+    } else if (CappedByBudget(c)) {
+      ratio = "n/c (budget)";
     } else if (c.total_vs_reference) {
       ratio = Fixed(c.total_vs_reference->p50_ratio, 2);
       if (c.total_vs_reference->ci) {
@@ -357,7 +372,7 @@ std::string ReportMarkdown(const Summary& s) {
       }
     }
     out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                       Md(HandlerCell(c.key.handler, c.runtime_type, c.stand_in)), LoadText(c.key),
+                       Md(HandlerCell(c.key.handler, c.runtime_type, c.stand_in)), LoadText(c),
                        Md(SizeText(c.key)), UvmText(c.predicted_uvm), c.n, Md(fail), P50P99(c, "run_sandbox"),
                        P50P99(c, "create_container"), P50P99(c, "start_container"), P50P99(c, "total"), ratio,
                        c.n > 0 ? fmt::format("{:.0f} %", 100 * c.share_total_within_5s) : "—",
@@ -388,7 +403,7 @@ std::string ReportMarkdown(const Summary& s) {
       }
     }
     out += fmt::format("| {} | {} | {} |\n", Md(HandlerCell(h, top->runtime_type, top->stand_in)),
-                       LoadText(top->key), Fixed(*top->throughput_pods_per_s, 2));
+                       LoadText(*top), Fixed(*top->throughput_pods_per_s, 2));
   }
 
   out += "\n## Startup against the predicted UVM size\n\n";

@@ -65,6 +65,19 @@ std::optional<double> Throughput(const std::vector<const PodRecord*>& completed)
   return static_cast<double>(completed.size()) / (static_cast<double>(busy_ns) / 1e9);
 }
 
+// The most completed pods of a cell in flight at one instant (first call -> running seen).
+int MaxInFlight(const std::vector<const PodRecord*>& completed) {
+  std::vector<std::pair<int64_t, int>> edges;  // (time, +1 start / -1 end); an end sorts before a start
+  for (const PodRecord* pod : completed) {
+    edges.emplace_back(pod->start_offset_ns, 1);
+    edges.emplace_back(pod->start_offset_ns + *pod->total_ns, -1);
+  }
+  std::sort(edges.begin(), edges.end());
+  int now = 0, most = 0;
+  for (const auto& [t, step] : edges) most = std::max(most, now += step);
+  return most;
+}
+
 SizeFit Fit(const std::string& handler, const std::string& metric, const std::string& x_name,
             const std::vector<const PodRecord*>& pods) {
   SizeFit result{.handler = handler, .metric = metric, .x = x_name};
@@ -217,6 +230,8 @@ Json CellJson(const Cell& c) {
   j["throughput_pods_per_s"] = Num(c.throughput_pods_per_s, 3);
   j["share_total_within_5s"] = Num(c.share_total_within_5s, 4);
   j["unaccounted_over_2pct"] = c.unaccounted_over_limit;
+  j["held_by_budget"] = c.held_by_budget;
+  j["max_in_flight"] = c.max_in_flight;
   if (c.total_vs_reference) {
     j["total_p50_vs_reference"] = Json{{"handler", c.total_vs_reference->reference_handler},
                                        {"ratio", Num(c.total_vs_reference->p50_ratio, 4)},
@@ -386,6 +401,7 @@ Summary Summarize(const RunInfo& info, const std::vector<PodRecord>& pods) {
     int within_slo = 0;
     for (const PodRecord* pod : members[i]) {
       ++cell.n;
+      if (pod->budget_wait_ns > 0) ++cell.held_by_budget;
       if (!pod->ok()) {
         ++cell.failed;
         ++cell.failures_by_code[pod->error ? pod->error->code : "INCOMPLETE"];
@@ -412,6 +428,7 @@ Summary Summarize(const RunInfo& info, const std::vector<PodRecord>& pods) {
       cell.latency.emplace(metric, ComputeLatency(values));
     }
     cell.throughput_pods_per_s = Throughput(completed);
+    cell.max_in_flight = MaxInFlight(completed);
     cell.share_total_within_5s = cell.n > 0 ? static_cast<double>(within_slo) / cell.n : 0;
   }
   std::vector<size_t> order(cells.size());

@@ -68,6 +68,11 @@ struct Cell {
   std::optional<double> throughput_pods_per_s;  // completed / Σ over bursts of (last end − first start)
   double share_total_within_5s = 0;             // of the n pods; a failed pod is not within
   int unaccounted_over_limit = 0;
+  // The memory budget's share: pods it held back before their first call, and the most pods of the cell
+  // that were ever in flight together. A cell whose max_in_flight stayed below its level did not run at
+  // that concurrency: its latencies are not comparable with another handler's cell of the same level.
+  int held_by_budget = 0;
+  int max_in_flight = 0;
   std::optional<RatioToReference> total_vs_reference;  // the same cell of the non-VM handler (runc)
   std::vector<double> total_ms;                        // the completed pods' totals, ascending (not in JSON)
 };

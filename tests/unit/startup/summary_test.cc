@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "bench/startup/report.h"
 #include "tests/unit/startup/synthetic_pods.h"
 
 namespace uvm::startup {
@@ -182,6 +183,29 @@ TEST(Summary, P99AppearsAtOneHundredPods) {
   const Summary s = Summarize(Info(), pods);
   ASSERT_TRUE(s.cells[0].latency.at("total").p99_ms.has_value());
   EXPECT_DOUBLE_EQ(*s.cells[0].latency.at("total").p99_ms, 198);
+}
+
+// A c=4 kata cell run in waves of 2 (the budget held two pods back) says so, and the report does not
+// compare it with runc's c=4; runc's cell ran all 4 together.
+TEST(Summary, ACellTheBudgetKeptBelowItsLevelIsMarkedAndNotCompared) {
+  std::vector<PodRecord> pods;
+  for (int i = 0; i < 4; ++i) pods.push_back(Completed("runc", 4, 0, i, 100));
+  for (int i = 0; i < 4; ++i) {
+    PodRecord p = Completed("kata", 4, 1, 1000 + (i / 2) * 200 + i % 2, 100);  // waves at 1000 and 1200 ms
+    if (i >= 2) p.budget_wait_ns = 200 * testing_pods::kMs;
+    pods.push_back(p);
+  }
+  const Summary s = Summarize(Info(), pods);
+  EXPECT_EQ(CellOf(s, "runc").max_in_flight, 4);
+  EXPECT_EQ(CellOf(s, "runc").held_by_budget, 0);
+  EXPECT_EQ(CellOf(s, "kata").max_in_flight, 2);
+  EXPECT_EQ(CellOf(s, "kata").held_by_budget, 2);
+  const std::string md = ReportMarkdown(s);
+  EXPECT_NE(md.find("c=4 (budget: ≤ 2 in flight)"), std::string::npos) << md;
+  EXPECT_NE(md.find("n/c (budget)"), std::string::npos);
+  const auto json = nlohmann::json::parse(SummaryToJson(s));
+  EXPECT_EQ(json["cells"][1]["max_in_flight"], 2);
+  EXPECT_EQ(json["cells"][1]["held_by_budget"], 2);
 }
 
 }  // namespace
