@@ -282,6 +282,8 @@ class Runner {
   bool AcquireBudget(int64_t bytes, int64_t* waited_ns, bool* never);
   void ReleaseBudget(int64_t bytes);
   int64_t BudgetBytes(const sizer::PodSizing& sizing) const;
+  // A row with what the job says of the pod: handler, mode, level, iteration, burst, size point.
+  PodRecord RecordOf(const PodJob& job) const;
   // The row of a pod the memory budget can never admit, in the cell of the pods that ran.
   PodRecord RefusedByBudget(const PodJob& job, const sizer::PodSizing& sizing, int64_t bytes) const;
   // Closed and open mode: one pod from its admission to its row. false: it was not admitted (stopping,
@@ -402,10 +404,9 @@ std::string Runner::HandlerRuntime(const std::string& handler) {
   return it == runtime_of_handler_.end() ? std::string() : it->second;
 }
 
-LivePod Runner::StartPod(const PodJob& job, int64_t budget_wait_ns) {
-  LivePod live;
-  PodRecord& r = live.record;
+PodRecord Runner::RecordOf(const PodJob& job) const {
   const SizePoint& size = plan_.sizes[static_cast<size_t>(job.size_index)];
+  PodRecord r;
   r.run_id = run_id_;
   r.handler = job.handler;
   r.mode = std::string(RunModeName(plan_.mode));
@@ -417,6 +418,13 @@ LivePod Runner::StartPod(const PodJob& job, int64_t budget_wait_ns) {
   r.mem_limit = size.mem_label;
   r.cpu_limit = size.cpu_label;
   r.overhead = plan_.overhead.text;
+  return r;
+}
+
+LivePod Runner::StartPod(const PodJob& job, int64_t budget_wait_ns) {
+  LivePod live{.record = RecordOf(job)};
+  PodRecord& r = live.record;
+  const SizePoint& size = plan_.sizes[static_cast<size_t>(job.size_index)];
   r.budget_wait_ns = budget_wait_ns;
   r.pod_uid = RandomUid();
   r.pod_name = fmt::format("bench-{}-{}", job.handler, r.pod_uid.substr(0, 8));
@@ -700,19 +708,7 @@ int64_t Runner::BudgetBytes(const sizer::PodSizing& sizing) const {
 }
 
 PodRecord Runner::RefusedByBudget(const PodJob& job, const sizer::PodSizing& sizing, int64_t bytes) const {
-  const SizePoint& size = plan_.sizes[static_cast<size_t>(job.size_index)];
-  PodRecord r;
-  r.run_id = run_id_;
-  r.handler = job.handler;
-  r.mode = std::string(RunModeName(plan_.mode));
-  r.level = job.level;
-  r.rate = job.rate;
-  r.iteration = job.iteration;
-  r.burst = job.burst;
-  r.warmup = job.warmup;
-  r.mem_limit = size.mem_label;
-  r.cpu_limit = size.cpu_label;
-  r.overhead = plan_.overhead.text;
+  PodRecord r = RecordOf(job);
   r.predicted_uvm = PredictedFromSizing(sizing);
   if (sizing.sandbox.memory_limit_in_bytes > 0) r.memory_limit_bytes = sizing.sandbox.memory_limit_in_bytes;
   r.error = PodError{"budget", "RESOURCE_EXHAUSTED",
